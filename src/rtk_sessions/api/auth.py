@@ -1,0 +1,57 @@
+"""Who is calling: API tokens from ``Authorization: Bearer`` or ``X-Auth-Key``.
+
+A guard on every data route: it finds the token's grant, then checks the
+account and app in the path and the scope the route declares in its
+``opt={"scope": ...}``. The token itself is never logged.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
+
+from rtk_sessions.api.envelope import AuthError
+from rtk_sessions.api.context import context_of
+from rtk_sessions.store.tokens import TokenGrant, find_active
+
+
+def presented_token(connection: ASGIConnection) -> tuple[str | None, str | None]:
+    """(token, email) as the official SDKs send them; (None, None) if absent."""
+    authorization = connection.headers.get("authorization", "")
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip(), None
+    key = connection.headers.get("x-auth-key")
+    if key:
+        return key.strip(), connection.headers.get("x-auth-email")
+    return None, None
+
+
+def token_guard(connection: ASGIConnection, route_handler: BaseRouteHandler) -> None:
+    """Let the request through only with a live token allowed on this account, app and scope."""
+    token, email = presented_token(connection)
+    if not token:
+        raise AuthError(401, "no token presented")
+    ctx = context_of(connection)
+    with ctx.db.read() as conn:
+        grant = find_active(conn, token)
+    if grant is None:
+        raise AuthError(401, "unknown or revoked token")
+    if grant.email and email is not None and not _same_email(grant.email, email):
+        raise AuthError(401, f"token {grant.token_id} is bound to another email")
+    scope = route_handler.opt.get("scope", "read")
+    account_id = connection.path_params.get("account_id", "")
+    app_id = connection.path_params.get("app_id")
+    if not grant.allows(account_id, app_id, scope):
+        raise AuthError(403, f"token {grant.token_id} may not {scope} {account_id}/{app_id}")
+    connection.state.grant = grant
+
+
+def _same_email(expected: str, given: str) -> bool:
+    return hmac.compare_digest(expected.strip().lower(), given.strip().lower())
+
+
+def grant_of(connection: ASGIConnection) -> TokenGrant:
+    return connection.state.grant  # set by token_guard

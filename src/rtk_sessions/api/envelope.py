@@ -1,0 +1,166 @@
+"""Response envelopes and the one place errors are rendered.
+
+- Success: ``{"success": true, "data": ...}`` (the Structs in each resource module).
+- Errors: RealtimeKit's ``{"success": false, "error": {"code", "message"}}``.
+- Auth errors: Cloudflare's ``{"success": false, "errors": [{"code": 10000, ...}],
+  "messages": [], "result": null}`` with 401 or 403.
+
+Handlers raise typed exceptions (``BadParameter``, ``NotFound``, ...);
+nothing else builds an error body. An unexpected exception is logged with
+its traceback and answered with a plain 500 that leaks nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import typing
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+log = logging.getLogger("rtk_sessions.api")
+
+
+class ErrorBody(msgspec.Struct):
+    code: int
+    message: str
+
+
+class ErrorResponse(msgspec.Struct):
+    """RealtimeKit's error envelope."""
+
+    success: bool
+    error: ErrorBody
+
+
+class CloudflareError(msgspec.Struct):
+    code: int
+    message: str
+
+
+class AuthErrorResponse(msgspec.Struct):
+    """Cloudflare's error envelope, used for authentication and authorization."""
+
+    success: bool
+    errors: list[CloudflareError]
+    messages: list[str]
+    result: None
+
+
+class ApiError(Exception):
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadParameter(ApiError):
+    status_code = 400
+
+
+class NotFound(ApiError):
+    status_code = 404
+
+
+class PayloadTooLarge(ApiError):
+    status_code = 413
+
+
+class UnsupportedMediaType(ApiError):
+    status_code = 415
+
+
+class AuthError(Exception):
+    """401: no or unknown token. 403: a valid token that may not do this."""
+
+    def __init__(self, status_code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status_code = status_code
+        self.reason = reason  # logged, never sent: the body is Cloudflare's fixed one
+
+
+def error_response(status_code: int, message: str) -> Response[ErrorResponse]:
+    return Response(
+        ErrorResponse(success=False, error=ErrorBody(code=status_code, message=message)),
+        status_code=status_code,
+    )
+
+
+def handle_api_error(_: Request, exc: ApiError) -> Response[ErrorResponse]:
+    return error_response(exc.status_code, exc.message)
+
+
+def handle_auth_error(request: Request, exc: AuthError) -> Response[AuthErrorResponse]:
+    log.info("auth %s on %s %s: %s", exc.status_code, request.method, request.url.path, exc.reason)
+    body = AuthErrorResponse(
+        success=False,
+        errors=[CloudflareError(code=10000, message="Authentication error")],
+        messages=[],
+        result=None,
+    )
+    return Response(body, status_code=exc.status_code)
+
+
+def handle_validation_error(request: Request, exc: ValidationException) -> Response[ErrorResponse]:
+    """Litestar's parameter validation, as one message naming each bad parameter."""
+    problems = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        key = item.get("key") if isinstance(item, dict) else None
+        if not key:
+            continue
+        allowed = _allowed_values(request, key)
+        hint = f"; allowed: {', '.join(allowed)}" if allowed else ""
+        source = getattr(item.get('source'), 'value', item.get('source')) or 'query'
+        problems.append(f"invalid {source} parameter '{key}': "
+                        f"{_describe(item.get('message', ''))}{hint}")
+    return error_response(400, "; ".join(problems) or str(exc.detail))
+
+
+def _describe(message: str) -> str:
+    if "RFC3339" in message:
+        return "expected an ISO 8601 time with an offset, e.g. 2026-01-09T13:00:15.936Z"
+    if message.startswith("Expected `float"):
+        return "expected a number"
+    if message.startswith("Expected `bool"):
+        return "expected true or false"
+    return message
+
+
+def _allowed_values(request: Request, key: str) -> list[str]:
+    """The Literal values a handler declares for ``key``, to list them in the message."""
+    try:
+        field = request.route_handler.parsed_fn_signature.parameters[key]
+    except (AttributeError, KeyError):
+        return []
+    values: list[str] = []
+    for candidate in (field.annotation, *typing.get_args(field.annotation)):
+        if typing.get_origin(candidate) is typing.Literal:
+            values += [str(v) for v in typing.get_args(candidate)]
+    return values
+
+
+def handle_http_exception(_: Request, exc: HTTPException) -> Response[ErrorResponse]:
+    """Litestar's own errors (unknown route, wrong method, ...) in our envelope."""
+    message = exc.detail
+    if exc.status_code == 404:
+        message = "no such endpoint; see /openapi.json"
+    elif exc.status_code == 405:
+        message = f"method not allowed; {exc.detail}"
+    return error_response(exc.status_code, message)
+
+
+def handle_unexpected(request: Request, exc: Exception) -> Response[ErrorResponse]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal error; see the server log")
+
+
+EXCEPTION_HANDLERS = {
+    ApiError: handle_api_error,
+    AuthError: handle_auth_error,
+    ValidationException: handle_validation_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

@@ -1,0 +1,89 @@
+"""POST /ingest/accounts/{account_id}/apps/{app_id}/events: the native ingest door."""
+
+from __future__ import annotations
+
+import anyio
+import msgspec
+from litestar import Controller, Request, post
+
+from rtk_sessions.api.context import AppContext
+from rtk_sessions.api.envelope import BadParameter, PayloadTooLarge
+from rtk_sessions.ingest.normalize import BodyError, maybe_gunzip, split_body
+from rtk_sessions.ingest.pipeline import IngestReport, ingest_items
+
+NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl",
+                "application/x-jsonlines")
+
+
+class RejectedEvent(msgspec.Struct):
+    index: int
+    id: str | None
+    error: str
+
+
+class IngestResult(msgspec.Struct):
+    accepted: int
+    duplicates: int
+    rejected: list[RejectedEvent]
+
+
+class IngestResponse(msgspec.Struct):
+    success: bool
+    data: IngestResult
+
+
+async def read_limited(request: Request, max_bytes: int) -> bytes:
+    """The raw body, refusing (413) as soon as it grows past ``max_bytes``."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(
+                f"body is larger than the limit of {max_bytes} bytes (RTK_INGEST_MAX_BYTES)"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode_and_ingest(ctx: AppContext, account_id: str, app_id: str, body: bytes,
+                       content_type: str, content_encoding: str | None) -> IngestReport:
+    settings = ctx.settings
+    try:
+        body = maybe_gunzip(body, content_encoding, settings.ingest_max_bytes)
+        items = split_body(body, ndjson=content_type in NDJSON_TYPES)
+    except BodyError as exc:
+        raise (PayloadTooLarge if exc.too_large else BadParameter)(str(exc)) from None
+    if len(items) > settings.ingest_max_events:
+        raise PayloadTooLarge(
+            f"batch has {len(items)} events; the limit is {settings.ingest_max_events} per "
+            "request (RTK_INGEST_MAX_EVENTS): split it"
+        )
+    return ingest_items(ctx.db, account_id, app_id, items, ctx.clock())  # type: ignore[arg-type]
+
+
+class IngestController(Controller):
+    path = "/ingest/accounts/{account_id:str}/apps/{app_id:str}"
+    tags = ["Ingest"]
+    opt = {"scope": "ingest"}
+
+    @post("/events", summary="Ingest native events", operation_id="ingestEvents",
+          status_code=200, request_max_body_size=None)
+    async def ingest_events(
+        self, ctx: AppContext, request: Request, account_id: str, app_id: str
+    ) -> IngestResponse:
+        """A JSON array of events, or NDJSON (Content-Type: application/x-ndjson), optionally
+        gzip (Content-Encoding: gzip). Valid events are stored even when others are rejected;
+        re-sending an event id changes nothing (counted in ``duplicates``)."""
+        body = await read_limited(request, ctx.settings.ingest_max_bytes)
+        if not body.strip():
+            raise BadParameter("body is empty; send a JSON array or NDJSON of events")
+        content_type = request.headers.get("content-type", "application/json")
+        content_type = content_type.split(";")[0].strip().lower()
+        report = await anyio.to_thread.run_sync(
+            _decode_and_ingest, ctx, account_id, app_id, body, content_type,
+            request.headers.get("content-encoding"),
+        )
+        rejected = [RejectedEvent(r.index, r.id, r.error) for r in report.rejected]
+        return IngestResponse(success=True, data=IngestResult(report.accepted, report.duplicates,
+                                                               rejected))

@@ -1,0 +1,67 @@
+"""Query parameters the SDKs send in their own ways: numbers as floats, ranges as text."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+from rtk_sessions.api.envelope import BadParameter
+from rtk_sessions.clock import datetime_to_ms
+from rtk_sessions.store.sessions import Page
+
+
+def _whole(name: str, value: float) -> int:
+    if not math.isfinite(value) or value != int(value):
+        raise BadParameter(f"{name} must be a whole number; got {value}")
+    return int(value)
+
+
+def page_of(page_no: float | None, per_page: float | None, *, default: int, maximum: int) -> Page:
+    """Offset and limit from ``page_no`` (≥ 1) and ``per_page`` (1..maximum); 0 means default."""
+    page = 1 if page_no in (None, 0) else _whole("page_no", page_no)  # type: ignore[arg-type]
+    size = default if per_page in (None, 0) else _whole("per_page", per_page)  # type: ignore[arg-type]
+    if page < 1:
+        raise BadParameter(f"page_no must be 1 or more; got {page}")
+    if not 1 <= size <= maximum:
+        raise BadParameter(f"per_page must be between 1 and {maximum}; got {size}")
+    return Page(offset=(page - 1) * size, limit=size)
+
+
+def participants_range(text: str | None) -> tuple[int | None, int | None]:
+    """``"n"`` (exactly n), ``"min:max"``, ``"min:"`` or ``":max"`` peers."""
+    if text is None or text.strip() == "":
+        return None, None
+    low, sep, high = text.strip().partition(":")
+    try:
+        if not sep:
+            exact = int(low)
+            bounds: tuple[int | None, int | None] = (exact, exact)
+        else:
+            bounds = (int(low) if low.strip() else None, int(high) if high.strip() else None)
+    except ValueError:
+        raise BadParameter(
+            f"participants must be 'n' or 'min:max' with whole numbers; got {text!r}"
+        ) from None
+    if any(b is not None and b < 0 for b in bounds):
+        raise BadParameter(f"participants bounds must not be negative; got {text!r}")
+    if bounds[0] is not None and bounds[1] is not None and bounds[0] > bounds[1]:
+        raise BadParameter(f"participants min must not exceed max; got {text!r}")
+    return bounds
+
+
+def time_ms(value: datetime | None) -> int | None:
+    return None if value is None else datetime_to_ms(value)
+
+
+def sections_of(filters: str | None, allowed: tuple[str, ...]) -> frozenset[str]:
+    """The comma-separated ``filters`` as a set (all of ``allowed`` if none given)."""
+    if filters is None or filters.strip() == "":
+        return frozenset(allowed)
+    named = [part.strip() for part in filters.split(",") if part.strip()]
+    unknown = [name for name in named if name not in allowed]
+    if unknown:
+        raise BadParameter(
+            f"invalid query parameter 'filters': unknown {', '.join(unknown)}; "
+            f"allowed: {', '.join(allowed)}"
+        )
+    return frozenset(named)

@@ -1,0 +1,183 @@
+"""GET /sessions and GET /sessions/{session_id}."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, get
+from litestar.params import Parameter
+
+from rtk_sessions.analytics.lifecycle import (
+    ended_at_ms,
+    minutes_consumed_ms,
+    status,
+    to_minutes,
+)
+from rtk_sessions.api.context import AppContext
+from rtk_sessions.api.envelope import NotFound
+from rtk_sessions.api.params import page_of, participants_range, time_ms
+from rtk_sessions.clock import iso_ms
+from rtk_sessions.store.apps import find_app
+from rtk_sessions.store.sessions import SessionFilter, breakout_rooms, get_session, list_sessions
+
+SESSIONS_PER_PAGE = (20, 100)  # default, maximum
+
+
+class Session(msgspec.Struct, kw_only=True):
+    """A session as the seed's ``…DataSession`` (+ ``parent_session_id``)."""
+
+    id: str
+    associated_id: str
+    created_at: str
+    live_participants: int
+    max_concurrent_participants: int
+    meeting_display_name: str
+    minutes_consumed: float
+    organization_id: str
+    started_at: str
+    status: Literal["LIVE", "ENDED"]
+    type: Literal["meeting", "livestream", "participant"]
+    updated_at: str
+    breakout_rooms: list[Session]
+    ended_at: str | None
+    meta: dict[str, Any]
+    parent_session_id: str | None
+
+
+class Paging(msgspec.Struct):
+    total_count: int
+    start_offset: int
+    end_offset: int
+
+
+class SessionList(msgspec.Struct):
+    sessions: list[Session]
+    paging: Paging
+
+
+class SessionListResponse(msgspec.Struct):
+    success: bool
+    data: SessionList
+    paging: Paging
+
+
+class SessionDetail(Session, kw_only=True):
+    """The session flattened into ``data`` (SDK 5.3+) and nested as ``data.session`` (5.0)."""
+
+    session: Session
+
+
+class SessionDetailResponse(msgspec.Struct):
+    success: bool
+    data: SessionDetail
+
+
+def paging_of(offset: int, shown: int, total: int) -> Paging:
+    """1-based offsets of the first and last row shown; 0 and 0 for an empty page."""
+    if shown == 0:
+        return Paging(total_count=total, start_offset=0, end_offset=0)
+    return Paging(total_count=total, start_offset=offset + 1, end_offset=offset + shown)
+
+
+def render_session(row: dict, app_id: str, ctx: AppContext, now_ms: int,
+                   rooms: list[Session]) -> Session:
+    session_status = status(row["closed_ms"], row["tree_open_peers"],
+                            row["tree_quiet_since_ms"], now_ms, ctx.grace_ms)
+    minutes_ms = minutes_consumed_ms(row["closed_peer_ms"], row["open_peers"],
+                                     row["open_join_sum_ms"], now_ms)
+    started = iso_ms(row["started_ms"]) or ""
+    return Session(
+        id=row["session_id"],
+        associated_id=row["meeting_id"] or "",
+        created_at=started,
+        live_participants=row["open_peers"],
+        max_concurrent_participants=row["max_concurrent"],
+        meeting_display_name=row["meeting_title"] or "",
+        minutes_consumed=to_minutes(max(0, minutes_ms)),
+        organization_id=app_id,
+        started_at=started,
+        status=session_status,  # type: ignore[arg-type]
+        type=row["session_type"],
+        updated_at=iso_ms(row["updated_ms"]) or started,
+        breakout_rooms=rooms,
+        ended_at=iso_ms(ended_at_ms(session_status, row["ended_ms"], row["tree_quiet_since_ms"])),
+        meta=msgspec.json.decode(row["meta"]) if row["meta"] else {},
+        parent_session_id=row["parent_session_id"],
+    )
+
+
+def _rooms_by_parent(rows: list[dict], app_id: str, ctx: AppContext,
+                     now_ms: int) -> dict[str, list[Session]]:
+    rooms: dict[str, list[Session]] = {}
+    for row in rows:
+        room = render_session(row, app_id, ctx, now_ms, [])
+        rooms.setdefault(row["parent_session_id"], []).append(room)
+    return rooms
+
+
+class SessionsController(Controller):
+    tags = ["Sessions"]
+    opt = {"scope": "read"}
+
+    @get("/sessions", summary="Fetch all sessions of an App", operation_id="getSessions")
+    async def list_sessions(
+        self,
+        ctx: AppContext,
+        account_id: str,
+        app_id: str,
+        associated_id: Annotated[str | None, Parameter(description="Only this meeting's sessions.")] = None,
+        start_time: Annotated[datetime | None, Parameter(description="Sessions that started at or after this time (ISO 8601).")] = None,
+        end_time: Annotated[datetime | None, Parameter(description="Sessions that started at or before this time (ISO 8601).")] = None,
+        status: Literal["LIVE", "ENDED"] | None = None,
+        participants: Annotated[str | None, Parameter(description="Peers who ever joined: 'n' or 'min:max'.")] = None,
+        search: Annotated[str | None, Parameter(description="Case-insensitive substring of meeting title, meeting id or session id.")] = None,
+        sort_by: Literal["createdAt", "minutesConsumed"] = "createdAt",
+        sort_order: Literal["ASC", "DESC"] = "DESC",
+        page_no: Annotated[float | None, Parameter(description="Page, from 1 (0 = default).")] = None,
+        per_page: Annotated[float | None, Parameter(description="1..100, default 20 (0 = default).")] = None,
+    ) -> SessionListResponse:
+        """Top-level sessions of the app; breakout rooms are listed in their parent."""
+        page = page_of(page_no, per_page, default=SESSIONS_PER_PAGE[0], maximum=SESSIONS_PER_PAGE[1])
+        min_peers, max_peers = participants_range(participants)
+        where = SessionFilter(associated_id=associated_id, start_ms=time_ms(start_time),
+                              end_ms=time_ms(end_time), status=status, min_peers=min_peers,
+                              max_peers=max_peers, search=search or None)
+        now_ms = ctx.clock()
+        rows: list[dict] = []
+        room_rows: list[dict] = []
+        total = 0
+        with ctx.db.read() as conn:
+            app_pk = find_app(conn, account_id, app_id)
+            if app_pk is not None:
+                rows, total = list_sessions(conn, app_pk, where, sort_by, sort_order == "DESC",
+                                            page, now_ms, ctx.grace_ms)
+                room_rows = breakout_rooms(conn, app_pk, [r["session_id"] for r in rows])
+        rooms = _rooms_by_parent(room_rows, app_id, ctx, now_ms)
+        sessions = [render_session(r, app_id, ctx, now_ms, rooms.get(r["session_id"], []))
+                    for r in rows]
+        paging = paging_of(page.offset, len(sessions), total)
+        return SessionListResponse(success=True, data=SessionList(sessions, paging), paging=paging)
+
+    @get("/sessions/{session_id:str}", summary="Fetch details of a session",
+         operation_id="getSessionDetails")
+    async def session_details(
+        self,
+        ctx: AppContext,
+        account_id: str,
+        app_id: str,
+        session_id: str,
+        include_breakout_rooms: Annotated[bool, Parameter(description="List the breakout rooms as full sessions.")] = False,
+    ) -> SessionDetailResponse:
+        now_ms = ctx.clock()
+        with ctx.db.read() as conn:
+            app_pk = find_app(conn, account_id, app_id)
+            row = get_session(conn, app_pk, session_id) if app_pk is not None else None
+            if row is None:
+                raise NotFound(f"session {session_id} not found")
+            room_rows = breakout_rooms(conn, app_pk, [session_id]) if include_breakout_rooms else []
+        rooms = _rooms_by_parent(room_rows, app_id, ctx, now_ms).get(session_id, [])
+        session = render_session(row, app_id, ctx, now_ms, rooms)
+        detail = SessionDetail(**msgspec.structs.asdict(session), session=session)
+        return SessionDetailResponse(success=True, data=detail)

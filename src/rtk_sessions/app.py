@@ -1,0 +1,68 @@
+"""create_app(settings) -> the ASGI app. Wiring only."""
+
+from __future__ import annotations
+
+from litestar import Litestar, Request, Router, get
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+
+from rtk_sessions import __version__
+from rtk_sessions.api.auth import token_guard
+from rtk_sessions.api.context import AppContext, provide_context
+from rtk_sessions.api.envelope import EXCEPTION_HANDLERS
+from rtk_sessions.api.health import HealthController
+from rtk_sessions.api.ingest import IngestController
+from rtk_sessions.api.participants import ParticipantsController
+from rtk_sessions.api.sessions import SessionsController
+from rtk_sessions.clock import Clock, system_clock
+from rtk_sessions.config import Settings
+from rtk_sessions.store.database import Database
+
+APP_PATH = "/accounts/{account_id:str}/realtime/kit/{app_id:str}"
+SDK_PREFIX = "/client/v4"  # the official SDKs' base URL ends here
+
+API_DESCRIPTION = """The Cloudflare RealtimeKit Sessions API, served from your own data.
+
+Every route under `/accounts/...` is also served under `/client/v4/accounts/...`,
+so the official SDKs work with `base_url="http://host:port/client/v4"`.
+Authenticate with `Authorization: Bearer <token>` (or `X-Auth-Key`), a token
+created with `rtk-sessions token create`."""
+
+
+def _data_routers() -> list[Router]:
+    """The read API under both prefixes; the /client/v4 copy is described, not repeated."""
+    return [
+        Router(path=prefix + APP_PATH, route_handlers=[SessionsController, ParticipantsController],
+               guards=[token_guard], include_in_schema=not prefix)
+        for prefix in ("", SDK_PREFIX)
+    ] + [Router(path="/", route_handlers=[IngestController], guards=[token_guard])]
+
+
+@get("/openapi.json", include_in_schema=False, sync_to_thread=False)
+def openapi_json(request: Request) -> dict:
+    return request.app.openapi_schema.to_schema()
+
+
+def create_app(
+    settings: Settings, *, database: Database | None = None, clock: Clock = system_clock
+) -> Litestar:
+    """The app over ``database`` (opened from settings if None); ``clock`` is "now" in ms."""
+    db = database or Database(settings.database_url)
+    ctx = AppContext(db=db, settings=settings, clock=clock)
+    app = Litestar(
+        route_handlers=[HealthController, openapi_json, *_data_routers()],
+        dependencies={"ctx": Provide(provide_context)},
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=OpenAPIConfig(
+            title="rtk-sessions",
+            version=__version__,
+            description=API_DESCRIPTION,
+            path="/docs",
+            render_plugins=[ScalarRenderPlugin()],
+        ) if settings.openapi_enabled else None,
+        on_shutdown=[] if database else [db.dispose],
+        debug=False,
+    )
+    app.state.ctx = ctx
+    return app

@@ -1,0 +1,99 @@
+"""Settings: ``RTK_*`` environment variables, then an optional TOML file, then defaults.
+
+Nothing else in the package reads ``os.environ``. Every field here is listed in
+the README's settings table (a test checks that).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = "rtk-sessions.toml"
+
+
+class Settings(BaseSettings):
+    """How one rtk-sessions process is configured."""
+
+    model_config = SettingsConfigDict(env_prefix="RTK_", extra="forbid", frozen=True)
+
+    database_url: str = Field(
+        "sqlite:///./rtk-data/rtk.db",
+        description="SQLAlchemy URL of the database. SQLite (WAL) by default; "
+        "postgresql+psycopg://user@host/db for PostgreSQL.",
+    )
+    host: str = Field("127.0.0.1", description="Address `serve` binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
+    server: Literal["granian", "uvicorn"] = Field(
+        "granian", description="ASGI server used by `serve`."
+    )
+    workers: int = Field(1, ge=1, le=64, description="Server worker processes.")
+    session_grace_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="A session with nobody in it ends this many seconds after the last peer left.",
+    )
+    ingest_max_events: int = Field(
+        10_000, ge=1, description="Most events one ingest request may carry (else 413)."
+    )
+    ingest_max_bytes: int = Field(
+        10 * 1024 * 1024,
+        ge=1024,
+        description="Largest ingest body in bytes, before and after gunzip (else 413).",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Log level of the server."
+    )
+    openapi_enabled: bool = Field(True, description="Serve /openapi.json and /docs.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, url: str) -> str:
+        if not url.startswith(("sqlite", "postgresql")):
+            raise ValueError("database_url must be a sqlite:// or postgresql:// URL")
+        return url
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _config_file_path()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _config_file_path() -> Path | None:
+    """``RTK_CONFIG_FILE`` if set (it must exist), else ./rtk-sessions.toml if present."""
+    explicit = os.environ.get("RTK_CONFIG_FILE")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise FileNotFoundError(f"RTK_CONFIG_FILE={explicit} does not exist")
+        return path
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and config file; ``overrides`` win (CLI flags)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,183 @@
+"""From request bodies to validated, normalized events.
+
+One body (JSON array or NDJSON, maybe gzip) becomes a list of raw items;
+each item is validated on its own, so one bad event is rejected with its
+index and reason while the others go on.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from rtk_sessions.clock import datetime_to_ms
+from rtk_sessions.ingest.events import Event, PeerStats
+
+
+class BodyError(Exception):
+    """The body as a whole cannot be read (HTTP 400), or is too large (413)."""
+
+    def __init__(self, message: str, *, too_large: bool = False) -> None:
+        super().__init__(message)
+        self.too_large = too_large
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedEvent:
+    """A valid event, with the columns the store indexes pulled out."""
+
+    event_id: str
+    type: str
+    ts_ms: int
+    session_id: str | None
+    peer_id: str | None
+    payload: str  # the event's JSON exactly as received
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    id: str | None
+    error: str
+
+
+@dataclass(slots=True)
+class ValidatedBatch:
+    events: list[NormalizedEvent]
+    rejected: list[Rejection]
+    duplicates_in_batch: int
+
+
+_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+_EVENT = msgspec.json.Decoder(Event)
+_ANY = msgspec.json.Decoder()
+
+
+def gunzip_limited(body: bytes, max_bytes: int) -> bytes:
+    """Decompress gzip, refusing to inflate past ``max_bytes`` (a zip bomb stops early)."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, max_bytes + 1)
+    except zlib.error as exc:
+        raise BodyError(f"body is not valid gzip: {exc}") from None
+    if len(out) > max_bytes or inflater.unconsumed_tail:
+        raise BodyError(
+            f"decompressed body is larger than the limit of {max_bytes} bytes", too_large=True
+        )
+    if not inflater.eof:
+        raise BodyError("body is not valid gzip: truncated stream")
+    return out
+
+
+def split_body(body: bytes, *, ndjson: bool) -> list[bytes | BodyError]:
+    """The body's items as raw JSON; an NDJSON line that is not JSON becomes a BodyError item."""
+    if ndjson:
+        return [_check_json(line) for line in body.splitlines() if line.strip()]
+    stripped = body.lstrip()
+    if stripped.startswith(b"{"):
+        return [bytes(body)]  # a single event object is accepted as a batch of one
+    try:
+        return [bytes(raw) for raw in _RAW_LIST.decode(body)]
+    except msgspec.DecodeError as exc:
+        raise BodyError(f"body is not a JSON array of events: {exc}") from None
+
+
+def _check_json(line: bytes) -> bytes | BodyError:
+    try:
+        _ANY.decode(line)
+    except msgspec.DecodeError as exc:
+        return BodyError(f"line is not valid JSON: {exc}")
+    return line
+
+
+def validate_items(items: list[bytes | BodyError]) -> ValidatedBatch:
+    """Validate every item; later copies of an id in the same batch count as duplicates."""
+    batch = ValidatedBatch(events=[], rejected=[], duplicates_in_batch=0)
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        if isinstance(item, BodyError):
+            batch.rejected.append(Rejection(index, None, str(item)))
+            continue
+        result = _validate_one(item)
+        if isinstance(result, str):
+            batch.rejected.append(Rejection(index, _id_of(item), result))
+        elif result.event_id in seen:
+            batch.duplicates_in_batch += 1
+        else:
+            seen.add(result.event_id)
+            batch.events.append(result)
+    return batch
+
+
+def _validate_one(raw: bytes) -> NormalizedEvent | str:
+    try:
+        event = _EVENT.decode(raw)
+    except msgspec.ValidationError as exc:
+        return _explain(str(exc), raw)
+    except msgspec.DecodeError as exc:
+        return f"not valid JSON: {exc}"
+    problem = _naive_timestamp(event)
+    if problem:
+        return problem
+    return NormalizedEvent(
+        event_id=event.id,
+        type=type(event).__struct_config__.tag,  # type: ignore[assignment]
+        ts_ms=datetime_to_ms(event.ts),
+        session_id=getattr(event, "session_id", None),
+        peer_id=getattr(event, "peer_id", None),
+        payload=raw.decode("utf-8"),
+        event=event,
+    )
+
+
+def _naive_timestamp(event: Event) -> str | None:
+    if _is_naive(event.ts):
+        return "ts must be ISO 8601 with a UTC offset, e.g. 2026-01-09T13:00:15.936Z - at `$.ts`"
+    if isinstance(event, PeerStats):
+        for i, sample in enumerate(event.samples):
+            if _is_naive(sample.ts):
+                return f"ts must carry a UTC offset - at `$.samples[{i}].ts`"
+    return None
+
+
+def _is_naive(value: datetime) -> bool:
+    return value.tzinfo is None
+
+
+def _explain(message: str, raw: bytes) -> str:
+    """msgspec's message, made clearer where it is about the event as a whole."""
+    if "Object missing required field `type`" in message:
+        return "missing field `type` (one of the event types in ingest.md)"
+    if message.startswith("Expected `object`"):
+        return "event must be a JSON object"
+    if "at `$.type`" in message:
+        return f"unknown event type {_field(raw, 'type')!r} - at `$.type`"
+    return message
+
+
+def _id_of(raw: bytes) -> str | None:
+    value = _field(raw, "id")
+    return value if isinstance(value, str) else None
+
+
+def _field(raw: bytes, name: str) -> Any:
+    try:
+        obj = _ANY.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    return obj.get(name) if isinstance(obj, dict) else None
+
+
+def maybe_gunzip(body: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
+    encoding = (content_encoding or "").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding in ("gzip", "x-gzip"):
+        return gunzip_limited(body, max_bytes)
+    raise BodyError(f"unsupported Content-Encoding {content_encoding!r}; use gzip or none")
+

@@ -1,0 +1,48 @@
+"""The one ingest pipeline behind every door (HTTP, files, demo, webhooks).
+
+Validate each item, then store the valid ones in one transaction: a batch
+is accepted whole or not at all at the storage level, and a rejected item
+never touches stored state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rtk_sessions.ingest.normalize import Rejection, validate_items
+from rtk_sessions.store.apps import ensure_app
+from rtk_sessions.store.database import Database
+from rtk_sessions.store.writer import write_batch
+
+
+@dataclass(slots=True)
+class IngestReport:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def add(self, other: IngestReport, index_offset: int = 0) -> None:
+        """Fold in the report of a later chunk whose items started at ``index_offset``."""
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.rejected += [
+            Rejection(r.index + index_offset, r.id, r.error) for r in other.rejected
+        ]
+
+
+def ingest_items(
+    db: Database,
+    account_id: str,
+    app_id: str,
+    items: list[bytes | Exception],
+    now_ms: int,
+) -> IngestReport:
+    """Validate and store one batch of raw JSON events for an app."""
+    batch = validate_items(items)  # type: ignore[arg-type]
+    accepted = 0
+    if batch.events:
+        with db.write() as conn:
+            app_pk = ensure_app(db, conn, account_id, app_id, now_ms)
+            accepted = write_batch(db, conn, app_pk, batch.events, now_ms)
+    duplicates = len(batch.events) - accepted + batch.duplicates_in_batch
+    return IngestReport(accepted=accepted, duplicates=duplicates, rejected=batch.rejected)

@@ -1,0 +1,205 @@
+"""Re-deriving sessions: the stored aggregates behind the list and the status.
+
+Given the sessions an ingest batch touched (their rows and peers already in
+memory), this works out which other sessions depend on them and rewrites
+the derived columns of all of them with ``analytics.lifecycle``:
+
+- a meeting has one live session: each top-level session is closed at the
+  start of the meeting's next one (``superseded_ms``), so a session's start
+  moving can change its predecessor;
+- a parent stays live while its breakout rooms have peers (``tree_*``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, bindparam, select, update
+
+from rtk_sessions.analytics.lifecycle import (
+    PeerSpan,
+    SessionFacts,
+    summarize_session,
+    tree_aggregate,
+)
+from rtk_sessions.ingest.merge import Row
+from rtk_sessions.store.tables import apps, peers, sessions
+
+_CHUNK = 500
+
+
+@dataclass
+class LoadedState:
+    """Session rows and their peers (by session, then peer id), as the batch sees them."""
+
+    sessions: dict[str, Row] = field(default_factory=dict)
+    peers: dict[str, dict[str, Row]] = field(default_factory=dict)
+
+
+def _chunked(ids: list[str]) -> list[list[str]]:
+    return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+
+
+class SessionDeriver:
+    def __init__(self, conn: Connection, app_pk: int) -> None:
+        self.conn, self.app_pk = conn, app_pk
+
+    def load(self, session_ids: list[str], state: LoadedState | None = None) -> LoadedState:
+        """Read sessions and all their peers into ``state`` (created if None)."""
+        state = state or LoadedState()
+        wanted = sorted(set(session_ids) - set(state.sessions))
+        for chunk in _chunked(wanted):
+            for row in self.conn.execute(
+                select(sessions).where(
+                    sessions.c.app_pk == self.app_pk, sessions.c.session_id.in_(chunk)
+                )
+            ):
+                state.sessions[row.session_id] = dict(row._mapping)
+            for row in self.conn.execute(
+                select(peers).where(peers.c.app_pk == self.app_pk, peers.c.session_id.in_(chunk))
+            ):
+                state.peers.setdefault(row.session_id, {})[row.peer_id] = dict(row._mapping)
+        return state
+
+    def derive(self, state: LoadedState, touched: set[str]) -> None:
+        """Rewrite the derived columns of ``touched`` and of the sessions that depend on them."""
+        for session_id in touched:
+            row = state.sessions[session_id]
+            row["started_ms"] = _started_ms(row, state.peers.get(session_id, {}))
+        relinked = self._relink_meetings(state, touched)
+        recompute = set(touched) | set(relinked)
+        self.load(sorted(recompute), state)
+        for session_id, superseded in relinked.items():
+            state.sessions[session_id]["superseded_ms"] = superseded
+        listed_delta = 0
+        updates = []
+        for session_id in sorted(recompute):
+            row = state.sessions[session_id]
+            was_listed = bool(row.get("listed"))
+            updates.append(self._summarize(row, state.peers.get(session_id, {})))
+            listed_delta += int(bool(row["listed"])) - int(was_listed)
+        self._write(updates)
+        self._refresh_trees(state, recompute)
+        if listed_delta:
+            self.conn.execute(
+                update(apps)
+                .where(apps.c.app_pk == self.app_pk)
+                .values(listed_sessions=apps.c.listed_sessions + listed_delta)
+            )
+
+    def _relink_meetings(self, state: LoadedState, touched: set[str]) -> dict[str, int | None]:
+        """Each top-level session's ``superseded_ms``, for the touched and those that changed."""
+        meeting_ids = sorted(
+            {state.sessions[s]["meeting_id"] for s in touched if state.sessions[s]["meeting_id"]}
+        )
+        chain: dict[str, tuple[str, int | None, str | None, int | None]] = {}
+        for chunk in _chunked(meeting_ids):
+            for row in self.conn.execute(
+                select(sessions.c.session_id, sessions.c.meeting_id, sessions.c.parent_session_id,
+                       sessions.c.started_ms, sessions.c.superseded_ms)
+                .where(sessions.c.app_pk == self.app_pk, sessions.c.meeting_id.in_(chunk))
+            ):
+                chain[row.session_id] = (row.meeting_id, row.started_ms, row.parent_session_id,
+                                         row.superseded_ms)
+        for session_id in touched:  # what this batch knows is newer than the table
+            row = state.sessions[session_id]
+            stored = chain.get(session_id, (None, None, None, row.get("superseded_ms")))
+            chain[session_id] = (row["meeting_id"], row["started_ms"], row["parent_session_id"],
+                                 stored[3])
+        return {
+            session_id: superseded
+            for session_id, superseded in _successor_starts(chain).items()
+            if chain[session_id][3] != superseded or session_id in touched
+        }
+
+    def _summarize(self, row: Row, session_peers: dict[str, Row]) -> Row:
+        facts = SessionFacts(
+            start_event_ms=row["start_event_ms"],
+            end_event_ms=row["end_event_ms"],
+            end_reason=row["end_reason"],
+            superseded_ms=row.get("superseded_ms"),
+        )
+        spans = [
+            PeerSpan(p["peer_id"], p["joined_ms"], p["left_ms"])
+            for p in session_peers.values()
+            if p["joined_ms"] is not None
+        ]
+        summary = summarize_session(facts, spans)
+        derived = {
+            "started_ms": summary.started_ms,
+            "listed": summary.started_ms is not None and row["parent_session_id"] is None,
+            "superseded_ms": facts.superseded_ms,
+            "closed_ms": summary.closed_ms,
+            "peer_count": summary.peer_count,
+            "open_peers": summary.open_peers,
+            "open_join_sum_ms": summary.open_join_sum_ms,
+            "closed_peer_ms": summary.closed_peer_ms,
+            "max_concurrent": summary.max_concurrent,
+            "quiet_since_ms": summary.quiet_since_ms,
+            "ended_ms": summary.ended_ms,
+            "updated_ms": summary.updated_ms,
+        }
+        row.update(derived)
+        return {"b_session_id": row["session_id"], **derived}
+
+    def _write(self, updates: list[Row]) -> None:
+        if updates:
+            self.conn.execute(
+                update(sessions).where(
+                    sessions.c.app_pk == self.app_pk,
+                    sessions.c.session_id == bindparam("b_session_id"),
+                ),
+                updates,
+            )
+
+    def _refresh_trees(self, state: LoadedState, recomputed: set[str]) -> None:
+        """Set tree_open_peers / tree_quiet_since_ms of each affected session (self + rooms)."""
+        parents = set(recomputed)
+        parents |= {
+            state.sessions[s]["parent_session_id"]
+            for s in recomputed
+            if state.sessions[s].get("parent_session_id")
+        }
+        own: dict[str, tuple[int, int | None]] = {}
+        children: dict[str, list[tuple[int, int | None]]] = {p: [] for p in parents}
+        for chunk in _chunked(sorted(parents)):
+            for row in self.conn.execute(
+                select(sessions.c.session_id, sessions.c.parent_session_id,
+                       sessions.c.open_peers, sessions.c.quiet_since_ms)
+                .where(sessions.c.app_pk == self.app_pk)
+                .where(sessions.c.session_id.in_(chunk) | sessions.c.parent_session_id.in_(chunk))
+            ):
+                if row.session_id in children:
+                    own[row.session_id] = (row.open_peers, row.quiet_since_ms)
+                if row.parent_session_id in children and row.session_id != row.parent_session_id:
+                    children[row.parent_session_id].append((row.open_peers, row.quiet_since_ms))
+        updates = []
+        for session_id in sorted(own):
+            tree_open, tree_quiet = tree_aggregate(*own[session_id], children[session_id])
+            updates.append({"b_session_id": session_id, "tree_open_peers": tree_open,
+                            "tree_quiet_since_ms": tree_quiet})
+        self._write(updates)
+
+
+def _started_ms(row: Row, session_peers: dict[str, Row]) -> int | None:
+    times = [p["joined_ms"] for p in session_peers.values() if p["joined_ms"] is not None]
+    if row["start_event_ms"] is not None:
+        times.append(row["start_event_ms"])
+    return min(times) if times else None
+
+
+def _successor_starts(
+    chain: dict[str, tuple[str | None, int | None, str | None, int | None]],
+) -> dict[str, int | None]:
+    """For each session: when the next top-level session of its meeting started (or None)."""
+    by_meeting: dict[str, list[tuple[int, str]]] = {}
+    result: dict[str, int | None] = {}
+    for session_id, (meeting_id, started, parent, _) in chain.items():
+        result[session_id] = None
+        if meeting_id is not None and started is not None and parent is None:
+            by_meeting.setdefault(meeting_id, []).append((started, session_id))
+    for ordered in by_meeting.values():
+        ordered.sort()
+        for (_, session_id), (next_start, _) in zip(ordered, ordered[1:]):
+            result[session_id] = next_start
+    return result

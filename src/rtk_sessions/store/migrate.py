@@ -1,0 +1,47 @@
+"""Schema migrations (Alembic), run from code: ``rtk-sessions migrate`` and at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+
+from rtk_sessions.store.database import Database
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Any fixed 64-bit number: serializes concurrent migrators on PostgreSQL.
+_PG_MIGRATION_LOCK = 0x72746B5F6D6967
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(_config()).get_current_head()
+
+
+def current_revision(database: Database) -> str | None:
+    with database.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def is_current(database: Database) -> bool:
+    return current_revision(database) == head_revision()
+
+
+def upgrade(database: Database) -> str | None:
+    """Bring the schema to the newest revision; returns it. Safe to run concurrently."""
+    config = _config()
+    with database.engine.begin() as conn:
+        if not database.is_sqlite:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    return head_revision()

@@ -1,0 +1,94 @@
+"""Reading participants (peers) of a session, and the events stored about a peer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+import msgspec
+from sqlalchemy import ColumnElement, Connection, case, func, literal, select
+
+from rtk_sessions.store.sessions import Page
+from rtk_sessions.store.tables import events, peers
+
+ParticipantSort = Literal["joinedAt", "duration"]
+
+_joined = peers.c.joined_ms.is_not(None)
+
+
+def duration_ms_expression(closed_ms: int | None, now_ms: int) -> ColumnElement[int]:
+    """A peer's milliseconds in a session closed at ``closed_ms`` (None: not closed).
+
+    SQL twin of ``analytics.lifecycle.peer_duration_ms``; a test holds them together.
+    """
+    left: ColumnElement[Any] = peers.c.left_ms
+    if closed_ms is not None:
+        closed = literal(closed_ms)
+        left = case((peers.c.left_ms.is_(None) | (peers.c.left_ms > closed), closed),
+                    else_=peers.c.left_ms)
+    until = func.coalesce(left, literal(now_ms))
+    return case((until < peers.c.joined_ms, 0), else_=until - peers.c.joined_ms)
+
+
+def list_peers(
+    conn: Connection,
+    app_pk: int,
+    session_id: str,
+    *,
+    closed_ms: int | None,
+    search: str | None,
+    sort_by: ParticipantSort,
+    descending: bool,
+    page: Page,
+    now_ms: int,
+) -> tuple[list[dict], int]:
+    """One page of the session's peers (who have joined) and how many match."""
+    conditions = [peers.c.app_pk == app_pk, peers.c.session_id == session_id, _joined]
+    if search:
+        conditions.append(peers.c.search_text.contains(search.casefold(), autoescape=True))
+    key = peers.c.joined_ms if sort_by == "joinedAt" else duration_ms_expression(closed_ms, now_ms)
+    order = [key.desc(), peers.c.peer_id.desc()] if descending else [
+        key.asc(), peers.c.peer_id.asc()]
+    rows = conn.execute(
+        select(peers).where(*conditions).order_by(*order).offset(page.offset).limit(page.limit)
+    )
+    total = conn.execute(select(func.count()).select_from(peers).where(*conditions)).scalar_one()
+    return [dict(row._mapping) for row in rows], total
+
+
+def peers_of_sessions(conn: Connection, app_pk: int, session_ids: Iterable[str]) -> list[dict]:
+    """Every joined peer of the given sessions (for the consolidated view)."""
+    rows = conn.execute(
+        select(peers).where(
+            peers.c.app_pk == app_pk, peers.c.session_id.in_(list(session_ids)), _joined
+        )
+    )
+    return [dict(row._mapping) for row in rows]
+
+
+def get_peer(conn: Connection, app_pk: int, session_id: str, peer_id: str) -> dict | None:
+    row = conn.execute(
+        select(peers).where(
+            peers.c.app_pk == app_pk,
+            peers.c.session_id == session_id,
+            peers.c.peer_id == peer_id,
+            _joined,
+        )
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def peer_event_payloads(
+    conn: Connection, app_pk: int, peer_id: str, types: Iterable[str]
+) -> dict[str, list[dict]]:
+    """Stored events about a peer, by type, each as received (JSON decoded), in time order."""
+    wanted = list(types)
+    found: dict[str, list[dict]] = {t: [] for t in wanted}
+    rows = conn.execute(
+        select(events.c.type, events.c.payload)
+        .where(events.c.app_pk == app_pk, events.c.peer_id == peer_id, events.c.type.in_(wanted))
+        .order_by(events.c.ts_ms, events.c.event_id)
+    )
+    for event_type, payload in rows:
+        found[event_type].append(msgspec.json.decode(payload))
+    return found

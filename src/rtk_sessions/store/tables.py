@@ -1,0 +1,160 @@
+"""The schema, in SQLAlchemy Core. Alembic migrations (``store/migrations``) create it.
+
+Layout:
+
+- ``events`` is the append-only log of every accepted event (the source of
+  truth; idempotent on ``(app_pk, event_id)``). Telemetry, chat, transcript
+  and peer metadata are read from it by session or peer.
+- ``meetings``, ``sessions`` and ``peers`` hold the state derived from the
+  lifecycle events. Merges are commutative (min/max and a deterministic
+  tie-break), so the state does not depend on arrival order.
+- ``sessions`` also keeps, per session, the aggregates the list endpoint
+  sorts and filters on, so a page of 100k sessions never scans the peers.
+  The clock-dependent parts (status, minutes of a live session) are
+  expressions over those columns and "now" (see ``store/sessions.py``).
+- ``apps.listed_sessions`` is the unfiltered total of the sessions list,
+  maintained in the ingest transaction (counting per request is the trap
+  described in PERFORMANCE.md).
+
+Times are integer milliseconds since the Unix epoch, UTC.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Ms = BigInteger  # milliseconds since the epoch
+
+apps = Table(
+    "apps",
+    metadata,
+    Column("app_pk", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(256), nullable=False),
+    Column("app_id", String(256), nullable=False),
+    Column("created_ms", Ms, nullable=False),
+    Column("listed_sessions", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("account_id", "app_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("app_pk", Integer, primary_key=True),
+    Column("event_id", String(256), primary_key=True),
+    Column("type", String(32), nullable=False),
+    Column("ts_ms", Ms, nullable=False),
+    Column("session_id", String(256)),
+    Column("peer_id", String(256)),
+    Column("payload", Text, nullable=False),  # the event as received, JSON
+    Column("received_ms", Ms, nullable=False),
+    Index(None, "app_pk", "session_id", "type", "ts_ms"),
+    Index(None, "app_pk", "peer_id", "type", "ts_ms"),
+    sqlite_with_rowid=False,
+)
+
+meetings = Table(
+    "meetings",
+    metadata,
+    Column("app_pk", Integer, primary_key=True),
+    Column("meeting_id", String(256), primary_key=True),
+    Column("title", Text),
+    Column("session_type", String(16), nullable=False),
+    # (ts, event id) of the meeting.upserted that won: the latest.
+    Column("version_ms", Ms, nullable=False),
+    Column("version_event_id", String(256), nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("app_pk", Integer, primary_key=True),
+    Column("session_id", String(256), primary_key=True),
+    Column("meeting_id", String(256)),
+    Column("parent_session_id", String(256)),
+    # The earliest session.started (ts, id) and what it said.
+    Column("start_event_ms", Ms),
+    Column("start_event_id", String(256)),
+    Column("meta", Text),
+    # The earliest session.ended (ts, id) and its reason.
+    Column("end_event_ms", Ms),
+    Column("end_event_id", String(256)),
+    Column("end_reason", String(32)),
+    # Copied from the meeting so that the list is one table.
+    Column("meeting_title", Text),
+    Column("session_type", String(16), nullable=False, server_default="meeting"),
+    Column("search_text", Text, nullable=False, server_default=""),
+    # --- derived by analytics.lifecycle.summarize_session ---
+    Column("started_ms", Ms),  # NULL: nothing says when it started yet; not listed
+    Column("listed", Boolean, nullable=False, server_default="0"),
+    Column("superseded_ms", Ms),  # start of the meeting's next session
+    Column("closed_ms", Ms),  # forced end: session.ended or superseded
+    Column("peer_count", Integer, nullable=False, server_default="0"),
+    Column("open_peers", Integer, nullable=False, server_default="0"),
+    Column("open_join_sum_ms", Ms, nullable=False, server_default="0"),
+    Column("closed_peer_ms", Ms, nullable=False, server_default="0"),
+    Column("max_concurrent", Integer, nullable=False, server_default="0"),
+    Column("quiet_since_ms", Ms),  # max(started, last leave)
+    Column("ended_ms", Ms),  # ended_at, once it has ended
+    Column("updated_ms", Ms),
+    # Breakout tree (self + child rooms), for the parent's status.
+    Column("tree_open_peers", Integer, nullable=False, server_default="0"),
+    Column("tree_quiet_since_ms", Ms),
+    Index(None, "app_pk", "listed", "started_ms", "session_id"),
+    Index(None, "app_pk", "meeting_id", "started_ms"),
+    Index(None, "app_pk", "parent_session_id"),
+)
+
+peers = Table(
+    "peers",
+    metadata,
+    Column("app_pk", Integer, primary_key=True),
+    Column("session_id", String(256), primary_key=True),
+    Column("peer_id", String(256), primary_key=True),
+    Column("joined_ms", Ms),  # earliest peer.joined; NULL until one arrives
+    Column("join_event_id", String(256)),
+    Column("left_ms", Ms),  # latest peer.left
+    Column("left_event_id", String(256)),
+    Column("user_id", String(256)),
+    Column("display_name", Text),
+    Column("custom_participant_id", Text),
+    Column("preset_name", Text),
+    Column("preset_view_type", String(16)),
+    Column("role", Text),
+    Column("socket_session_id", Text),
+    Column("search_text", Text, nullable=False, server_default=""),
+    Index(None, "app_pk", "peer_id"),
+    sqlite_with_rowid=False,
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_id", String(32), primary_key=True),  # public handle, e.g. for revoke
+    Column("secret_sha256", String(64), nullable=False, unique=True),
+    Column("account_id", String(256), nullable=False),
+    Column("app_ids", Text),  # JSON list, NULL = every app of the account
+    Column("scopes", String(64), nullable=False),  # comma-separated: read,ingest
+    Column("email", String(320)),
+    Column("name", String(200)),
+    Column("created_ms", Ms, nullable=False),
+    Column("revoked_ms", Ms),
+)
