@@ -1,0 +1,170 @@
+"""Derivation through the real ingest pipeline into real SQLite files.
+
+The property that matters: the derived state (every column of sessions,
+peers, meetings and the app's kept total) is the same for any arrival
+order, any split into batches and any number of re-deliveries.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import shutil
+from pathlib import Path
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from rtk_sessions.ingest.pipeline import ingest_items
+from rtk_sessions.store.database import Database
+from rtk_sessions.store.migrate import upgrade
+from rtk_sessions.store.tables import apps, meetings, peers, sessions
+from tests.factories import MIN, SEC, T0, ended, joined, left, meeting, started, visit
+
+ACCOUNT, APP = "acc", "app"
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def template_db(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    db = Database(f"sqlite:///{path}")
+    upgrade(db)
+    db.dispose()
+    return path
+
+
+def fresh_db(template: Path) -> Database:
+    path = template.parent / f"db-{next(_counter)}.db"
+    shutil.copy(template, path)
+    return Database(f"sqlite:///{path}")
+
+
+def ingest(db: Database, events: list[dict], now_ms: int = T0 + 24 * 60 * MIN) -> None:
+    report = ingest_items(db, ACCOUNT, APP, [msgspec.json.encode(e) for e in events], now_ms)
+    assert report.rejected == []
+
+
+def derived_state(db: Database) -> dict:
+    with db.read() as conn:
+        return {
+            "sessions": sorted(tuple(r) for r in conn.execute(select(sessions))),
+            "peers": sorted(tuple(r) for r in conn.execute(select(peers))),
+            "meetings": sorted(tuple(r) for r in conn.execute(select(meetings))),
+            "listed": conn.execute(select(apps.c.listed_sessions)).scalar(),
+        }
+
+
+def rich_scenario() -> list[dict]:
+    """Rejoins, overlaps, breakout rooms, host end, a superseded session, missing starts."""
+    events = [meeting("m1", "Weekly ✨ sync"), meeting("m1", "Weekly sync (renamed)", T0 + MIN),
+              meeting("m2", "Solo")]
+    # s1: host ends while b is still in; a rejoins; a breakout room r1 with a and c.
+    events += [started("s1", "m1", T0, meta={"k": 1})]
+    events += visit("s1", "a1", T0 + 1 * SEC, T0 + 10 * MIN, user_id="ua")
+    events += visit("s1", "b1", T0 + 2 * SEC, None, user_id="ub")
+    events += visit("s1", "c1", T0 + 3 * SEC, T0 + 5 * MIN, user_id="uc")
+    events += [started("r1", "m1", T0 + 5 * MIN, parent="s1")]
+    events += visit("r1", "c2", T0 + 5 * MIN, T0 + 15 * MIN, user_id="uc")
+    events += visit("r1", "a2", T0 + 10 * MIN, T0 + 15 * MIN, user_id="ua")
+    events += visit("s1", "a3", T0 + 15 * MIN, T0 + 20 * MIN, user_id="ua")
+    events += [ended("s1", T0 + 25 * MIN, "HOST_ENDED_MEETING")]
+    # s2: same meeting, no session.started, one peer never leaves: s3 supersedes it.
+    events += visit("s2", "d1", T0 + 60 * MIN, None, user_id="ud", meeting_id="m1")
+    events += visit("s2", "e1", T0 + 61 * MIN, T0 + 62 * MIN, user_id="ue", meeting_id="m1")
+    events += [started("s3", "m1", T0 + 90 * MIN)]
+    events += visit("s3", "f1", T0 + 90 * MIN, T0 + 95 * MIN, user_id="uf")
+    # s4: another meeting, everyone leaves (no session.ended), a leave at the same ms as a join.
+    events += [started("s4", "m2", T0 + 30 * MIN)]
+    events += visit("s4", "g1", T0 + 30 * MIN, T0 + 40 * MIN, user_id="ug")
+    events += visit("s4", "h1", T0 + 40 * MIN, T0 + 50 * MIN, user_id="uh")
+    # A stray leave of a peer whose join never arrives: it must not create a participant.
+    events += [left("s4", "ghost", T0 + 45 * MIN)]
+    return events
+
+
+def test_rich_scenario_derives_the_documented_numbers(template_db):
+    db = fresh_db(template_db)
+    ingest(db, rich_scenario())
+    state = {row[1]: row for row in derived_state(db)["sessions"]}
+    with db.read() as conn:
+        rows = {r.session_id: r for r in conn.execute(select(sessions))}
+    s1, r1, s2, s3, s4 = (rows[k] for k in ("s1", "r1", "s2", "s3", "s4"))
+    assert (s1.started_ms, s1.closed_ms, s1.ended_ms) == (T0, T0 + 25 * MIN, T0 + 25 * MIN)
+    assert s1.peer_count == 4 and s1.open_peers == 0 and s1.max_concurrent == 3
+    # a1 10 min - 1 s, b1 25 min - 2 s (closed by the host), c1 5 min - 3 s, a3 5 min
+    assert s1.closed_peer_ms == (10 * MIN - 1 * SEC) + (25 * MIN - 2 * SEC) + (5 * MIN - 3 * SEC) + 5 * MIN
+    assert s1.meeting_title == "Weekly sync (renamed)" and not r1.listed
+    assert r1.parent_session_id == "s1" and r1.closed_peer_ms == 15 * MIN
+    assert s2.started_ms == T0 + 60 * MIN and s2.superseded_ms == T0 + 90 * MIN
+    assert s2.closed_peer_ms == 30 * MIN + 1 * MIN and s2.ended_ms == T0 + 90 * MIN
+    assert s3.superseded_ms is None and s3.closed_ms is None
+    assert s4.max_concurrent == 1 and s4.peer_count == 2
+    assert derived_state(db)["listed"] == 4  # s1, s2, s3, s4; the room is not listed
+    assert set(state) == {"s1", "r1", "s2", "s3", "s4"}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_same_state_for_any_order_batching_and_redelivery(template_db, data):
+    events = rich_scenario()
+    reference = fresh_db(template_db)
+    ingest(reference, events)
+    expected = derived_state(reference)
+
+    shuffled = data.draw(st.permutations(events), label="order")
+    redelivered = data.draw(st.lists(st.sampled_from(events), max_size=8), label="again")
+    stream = list(shuffled) + redelivered
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(stream) - 1), max_size=6), label="cuts"))
+    db = fresh_db(template_db)
+    for start, end in zip([0, *cuts], [*cuts, len(stream)]):
+        ingest(db, stream[start:end])
+    assert derived_state(db) == expected
+
+
+def test_duplicate_batch_changes_nothing(template_db):
+    db = fresh_db(template_db)
+    items = [msgspec.json.encode(e) for e in rich_scenario()]
+    first = ingest_items(db, ACCOUNT, APP, items, T0)
+    before = derived_state(db)
+    second = ingest_items(db, ACCOUNT, APP, items, T0 + MIN)
+    assert (first.accepted, first.duplicates) == (len(items), 0)
+    assert (second.accepted, second.duplicates) == (0, len(items))
+    assert derived_state(db) == before
+
+
+def test_late_and_conflicting_events_resolve_deterministically(template_db):
+    """Two joins of one peer: the earliest wins (and its name); two leaves: the latest."""
+    events = [started("s", "m", T0), joined("s", "p", T0 + 5 * SEC, display_name="Late name"),
+              joined("s", "p", T0 + 2 * SEC, display_name="Early name"),
+              left("s", "p", T0 + 60 * SEC), left("s", "p", T0 + 90 * SEC)]
+    results = set()
+    for order in itertools.permutations(events):
+        db = fresh_db(template_db)
+        ingest(db, list(order))
+        with db.read() as conn:
+            row = conn.execute(select(peers)).one()
+        results.add((row.joined_ms, row.left_ms, row.display_name))
+    assert results == {(T0 + 2 * SEC, T0 + 90 * SEC, "Early name")}
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "basic" / "events.ndjson"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_example_set_in_any_order_gives_the_same_state(template_db, seed):
+    lines = EXAMPLE.read_bytes().splitlines()
+    reference = fresh_db(template_db)
+    assert ingest_items(reference, ACCOUNT, APP, lines, T0).accepted == len(lines)
+    rnd = random.Random(seed)
+    rnd.shuffle(lines)
+    db = fresh_db(template_db)
+    position = 0
+    while position < len(lines):
+        size = rnd.randint(1, 120)
+        ingest_items(db, ACCOUNT, APP, lines[position : position + size], T0)
+        position += size
+    assert derived_state(db) == derived_state(reference)
