@@ -123,7 +123,10 @@ def token_list(
         table.add_row(g.token_id, g.account_id, ", ".join(g.app_ids) if g.app_ids else "*",
                       ",".join(sorted(g.scopes)), g.email or "", g.name or "",
                       iso_ms(g.created_ms), iso_ms(g.revoked_ms) or "")
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # piped: do not squeeze ids to the default 80 columns
+        console = Console(width=200)
+    console.print(table)
 
 
 @token_app.command("revoke")
