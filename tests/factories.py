@@ -62,3 +62,37 @@ def visit(session_id: str, peer_id: str, start: int, end: int | None, user_id: s
     if end is not None:
         events.append(left(session_id, peer_id, end))
     return events
+
+
+# --- the other native event types (ingest.md §1) -------------------------------------------
+
+def event(kind: str, ts: int, **fields: Any) -> dict[str, Any]:
+    """Any native event, with an id derived from its content."""
+    return _event(kind, ts, **fields)
+
+
+def peer_metadata(peer_id: str, ts: int, **fields: Any) -> dict:
+    return _event("peer.metadata", ts, peer_id=peer_id, **fields)
+
+
+def peer_event(peer_id: str, ts: int, name: str, metadata: dict | None = None) -> dict:
+    return _event("peer.event", ts, peer_id=peer_id, name=name, metadata=metadata or {})
+
+
+def peer_stats(peer_id: str, ts: int, samples: list[dict] | None = None) -> dict:
+    sample = {"ts": iso_ms(ts), "kind": "audio", "direction": "producer", "ssrc": 1234,
+              "packets_sent": 500, "bytes_sent": 40_000, "packets_lost": 2, "jitter": 0.004,
+              "round_trip_time": 0.05}
+    return _event("peer.stats", ts, peer_id=peer_id, samples=samples or [sample])
+
+
+def chat_message(session_id: str, peer_id: str, ts: int, message_id: str, text: str) -> dict:
+    return _event("chat.message", ts, session_id=session_id, message_id=message_id,
+                  peer_id=peer_id, display_name=f"Name {peer_id}", payload_type="TEXT_MESSAGE",
+                  payload=text, pinned=False, is_edited=False)
+
+
+def transcript_segment(session_id: str, peer_id: str, ts: int, start_ms: int, end_ms: int,
+                       text: str, language: str | None = "en") -> dict:
+    return _event("transcript.segment", ts, session_id=session_id, peer_id=peer_id,
+                  start_ms=start_ms, end_ms=end_ms, text=text, language=language)

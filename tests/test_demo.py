@@ -138,7 +138,8 @@ def test_meetings(app: App) -> None:
     assert any('"' in t for t in titles) and any("'" in t for t in titles)
     ids = {m["meeting_id"] for m in meetings}
     assert {s["meeting_id"] for s in app.started.values()} <= ids
-    assert all(j["meeting_id"] == app.started[j["session_id"]]["meeting_id"] for j in app.joined.values())
+    for joined in app.joined.values():
+        assert joined["meeting_id"] == app.started[joined["session_id"]]["meeting_id"]
     assert any("meta" in s for s in app.top_level)
 
 
@@ -248,7 +249,8 @@ def test_transcripts(app: App) -> None:
         peer = app.joined[segment["peer_id"]]
         assert peer["session_id"] == segment["session_id"]
         start = parse(app.started[segment["session_id"]]["ts"])
-        assert start + timedelta(milliseconds=segment["end_ms"]) <= app.ended_at(segment["session_id"])
+        end = start + timedelta(milliseconds=segment["end_ms"])
+        assert end <= app.ended_at(segment["session_id"])
     assert len(by_session) >= 100
     text = " ".join(s["text"] for s in segments)
     for phrase in ("I will send the notes by Friday", "let's decide", "We agreed"):
@@ -269,7 +271,8 @@ def test_peer_metadata_and_events(app: App) -> None:
     assert len({m["user_agent"] for m in metadata}) >= 10
     for browser in ("Chrome/", "Firefox/", "Safari/", "Edg/"):
         assert any(browser in m["user_agent"] for m in metadata)
-    assert {m["device_info"]["os"] for m in metadata} >= {"Windows", "macOS", "Linux", "Android", "iOS"}
+    systems = {m["device_info"]["os"] for m in metadata}
+    assert systems >= {"Windows", "macOS", "Linux", "Android", "iOS"}
     ips = {m["ip"] for m in metadata}
     assert len(ips) >= 12
     addresses = [ipaddress.ip_address(ip) for ip in ips]
@@ -327,7 +330,7 @@ def test_stats_cover_gaps_mutes_and_bad_networks(app: App) -> None:
                 if 5 <= 100 * lost / (received + lost) <= 15 and 0.025 <= after["jitter"] <= 0.040:
                     lossy += 1
     assert gaps >= 1 and muted >= 5 and lossy >= 50
-    producers = [s for (_, _, direction, _), ss in series.items() if direction == "producer" for s in ss]
+    producers = [s for (_, _, way, _), ss in series.items() if way == "producer" for s in ss]
     assert all("round_trip_time" in s for s in producers)
     video = [s for (_, kind, _, _), ss in series.items() if kind == "video" for s in ss]
     assert {s["frame_width"] for s in video} >= {1280, 640, 320}

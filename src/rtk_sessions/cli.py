@@ -25,7 +25,7 @@ app = typer.Typer(help="Session analytics for real-time video apps, with the Rea
                        "Sessions API.", no_args_is_help=True, add_completion=False)
 token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 INGEST_CHUNK = 5_000
 

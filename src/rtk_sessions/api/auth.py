@@ -29,8 +29,12 @@ def presented_token(connection: ASGIConnection) -> tuple[str | None, str | None]
     return None, None
 
 
-def token_guard(connection: ASGIConnection, route_handler: BaseRouteHandler) -> None:
-    """Let the request through only with a live token allowed on this account, app and scope."""
+async def token_guard(connection: ASGIConnection, route_handler: BaseRouteHandler) -> None:
+    """Let the request through only with a live token allowed on this account, app and scope.
+
+    Async on purpose: the lookup is one indexed read (tens of µs), cheaper on the
+    event loop than the thread hop Litestar makes for a sync guard.
+    """
     token, email = presented_token(connection)
     if not token:
         raise AuthError(401, "no token presented")

@@ -86,7 +86,8 @@ def _attend(rec: Recorder, slot: Slot) -> list[_Stint]:
     rng = rec.rng
     meeting, start, end = slot.meeting, slot.start_ms, slot.end_ms
     low, high = meeting.template.size
-    others = rng.sample(meeting.roster[1:], min(rng.randint(low, high) - 1, len(meeting.roster) - 1))
+    count = min(rng.randint(low, high) - 1, len(meeting.roster) - 1)
+    others = rng.sample(meeting.roster[1:], count)
     stints = [_Stint(meeting.host, start + rng.randrange(200, 1500), None)]
     latest_join = end - (20 if slot.ending == "live" else 90) * _SECOND_MS
     for person in others:
@@ -96,7 +97,8 @@ def _attend(rec: Recorder, slot: Slot) -> list[_Stint]:
         elif roll < 0.9:
             offset = rng.randrange(180, 600) * _SECOND_MS
         else:
-            offset = rng.randrange(600, max(601, int((end - start) * 0.4) // _SECOND_MS)) * _SECOND_MS
+            latest = max(601, int((end - start) * 0.4) // _SECOND_MS)
+            offset = rng.randrange(600, latest) * _SECOND_MS
         joined = min(start + offset + rng.randrange(1000), latest_join)
         stints.append(_Stint(person, joined, _leave_time(rec, slot, joined)))
     if slot.ending not in ("host", "live"):
@@ -176,7 +178,9 @@ def _record_peers(rec: Recorder, session: Session, stints: list[_Stint]) -> None
     for stint in sorted(stints, key=lambda stint: stint.joined_ms):
         person = stint.person
         is_host = person is meeting.host
-        roaming = (person.is_mobile and rng.random() < 0.3) or (stint.rejoined and rng.random() < 0.5)
+        roaming = (person.is_mobile and rng.random() < 0.3) or (
+            stint.rejoined and rng.random() < 0.5
+        )
         peer = Peer(
             rec.new_id(), person, session, stint.joined_ms, stint.left_ms, is_host,
             person.travel_ip if roaming else person.home_ip, stint.dropped, stint.rejoined,
@@ -191,7 +195,8 @@ def _record_peers(rec: Recorder, session: Session, stints: list[_Stint]) -> None
             role=host_role if is_host else other_role, socket_session_id=rec.new_id(),
         )
         if peer.left_ms is not None:
-            rec.record("peer.left", peer.left_ms, session_id=session.session_id, peer_id=peer.peer_id)
+            rec.record("peer.left", peer.left_ms, session_id=session.session_id,
+                       peer_id=peer.peer_id)
 
 
 def _finish(rec: Recorder, session: Session, ending: str, planned_end: int) -> None:

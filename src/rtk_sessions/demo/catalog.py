@@ -25,26 +25,36 @@ class MeetingTemplate(NamedTuple):
     breakouts: bool = False  # sessions may split into breakout rooms
 
 
+_M = MeetingTemplate
 MEETING_TEMPLATES: tuple[MeetingTemplate, ...] = (
-    MeetingTemplate("Daily Stand-up 🚀", "meeting", 5, True, 8.5, 15, (4, 8), 9, "group_call", "en-US"),
-    MeetingTemplate("Support drop-in room 🛟", "meeting", 16, True, 10, 18, (2, 3), 14, "group_call", "en-US"),
-    MeetingTemplate("Customer call – ACME Corp's rollout", "meeting", 7, True, 15, 35, (3, 5), 7, "group_call", "en-US"),
-    MeetingTemplate("Product Sync — Q3 Roadmap", "meeting", 2, True, 13, 45, (6, 9), 11, "group_call", "en-US", True),
-    MeetingTemplate('Design Review: "Onboarding v2"', "meeting", 2, True, 14.5, 50, (4, 7), 8, "group_call", "en-US"),
-    MeetingTemplate("Company Town Hall 📣", "livestream", 1, True, 16, 50, (14, 24), 30, "livestream", "en-US"),
-    MeetingTemplate("1:1 Priya / Marco", "participant", 3, True, 11, 28, (2, 2), 2, "one_on_one", "en-US"),
-    MeetingTemplate("Sprint Retro 🔁 (team \"Falcon\")", "meeting", 1.5, True, 14, 55, (6, 9), 9, "group_call", "en-US", True),
-    MeetingTemplate("営業チーム定例ミーティング", "meeting", 2, True, 1.5, 30, (3, 6), 6, "group_call", "ja-JP"),
-    MeetingTemplate("Städteplanung · Wöchentliche Runde", "meeting", 1.5, True, 9, 40, (3, 6), 6, "group_call", "de-DE"),
-    MeetingTemplate("Workshop: Incident Response & Post-mortems <hands-on>", "meeting", 1, True, 12, 80, (8, 12), 14, "webinar", "en-US", True),
-    MeetingTemplate("Café virtuel ☕ — équipe Lyon", "meeting", 4, False, 7.5, 20, (2, 5), 6, "audio_room", "fr-FR"),
+    # title, type, per week, weekdays only, hour UTC, minutes, size, roster, preset, language
+    _M("Daily Stand-up 🚀", "meeting", 5, True, 8.5, 15, (4, 8), 9, "group_call", "en-US"),
+    _M("Support drop-in room 🛟", "meeting", 16, True, 10, 18, (2, 3), 14, "group_call", "en-US"),
+    _M("Customer call – ACME Corp's rollout", "meeting", 7, True, 15, 35, (3, 5), 7,
+       "group_call", "en-US"),
+    _M("Product Sync — Q3 Roadmap", "meeting", 2, True, 13, 45, (6, 9), 11,
+       "group_call", "en-US", breakouts=True),
+    _M('Design Review: "Onboarding v2"', "meeting", 2, True, 14.5, 50, (4, 7), 8,
+       "group_call", "en-US"),
+    _M("Company Town Hall 📣", "livestream", 1, True, 16, 50, (14, 24), 30, "livestream", "en-US"),
+    _M("1:1 Priya / Marco", "participant", 3, True, 11, 28, (2, 2), 2, "one_on_one", "en-US"),
+    _M('Sprint Retro 🔁 (team "Falcon")', "meeting", 1.5, True, 14, 55, (6, 9), 9,
+       "group_call", "en-US", breakouts=True),
+    _M("営業チーム定例ミーティング", "meeting", 2, True, 1.5, 30, (3, 6), 6, "group_call", "ja-JP"),
+    _M("Städteplanung · Wöchentliche Runde", "meeting", 1.5, True, 9, 40, (3, 6), 6,
+       "group_call", "de-DE"),
+    _M("Workshop: Incident Response & Post-mortems <hands-on>", "meeting", 1, True, 12, 80,
+       (8, 12), 14, "webinar", "en-US", breakouts=True),
+    _M("Café virtuel ☕ — équipe Lyon", "meeting", 4, False, 7.5, 20, (2, 5), 6,
+       "audio_room", "fr-FR"),
 )
 
 # preset family -> (host preset, other preset, preset_view_type, host role, other role)
+_GROUP_CALL = ("group_call_host", "group_call_participant", "GROUP_CALL", "host", "participant")
 PRESETS: dict[str, tuple[str, str, str, str, str]] = {
-    "group_call": ("group_call_host", "group_call_participant", "GROUP_CALL", "host", "participant"),
+    "group_call": _GROUP_CALL,
     "livestream": ("livestream_host", "livestream_viewer", "LIVESTREAM", "host", "viewer"),
-    "one_on_one": ("group_call_host", "group_call_participant", "GROUP_CALL", "host", "participant"),
+    "one_on_one": _GROUP_CALL,
     "webinar": ("webinar_presenter", "webinar_participant", "WEBINAR", "host", "participant"),
     "audio_room": ("audio_room_host", "audio_room_listener", "AUDIO_ROOM", "host", "participant"),
 }
@@ -66,36 +76,45 @@ PEOPLE: tuple[str, ...] = (
 
 # (user agent, os, os_version, is_mobile, cpus choices, memory choices (GB) or () where the
 # browser hides navigator.deviceMemory, webgl)
+_WIN = "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
+_MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)"
+_BLINK = "AppleWebKit/537.36 (KHTML, like Gecko)"
+_WEBKIT = "AppleWebKit/605.1.15 (KHTML, like Gecko)"
 DEVICES: tuple[tuple[str, str, str, bool, tuple[int, ...], tuple[float, ...], str], ...] = (
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
+    (f"{_WIN} {_BLINK} Chrome/126.0.0.0 Safari/537.36",
      "Windows", "10", False, (4, 8, 12, 16), (8.0,), "webgl2"),
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0.0.0 Safari/537.36 Edg/125.0.2535.67",
+    (f"{_WIN} {_BLINK} Chrome/125.0.0.0 Safari/537.36 Edg/125.0.2535.67",
      "Windows", "11", False, (8, 12, 16), (8.0, 4.0), "webgl2"),
     ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:127.0) Gecko/20100101 Firefox/127.0",
      "Windows", "10", False, (4, 8, 16), (), "webgl2"),
-    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
+    (f"{_MAC} {_BLINK} Chrome/126.0.0.0 Safari/537.36",
      "macOS", "14.5", False, (8, 10, 12), (8.0,), "webgl2"),
-    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
+    (f"{_MAC} {_WEBKIT} Version/17.5 Safari/605.1.15",
      "macOS", "14.5", False, (8, 10), (), "webgl2"),
     ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14.4; rv:126.0) Gecko/20100101 Firefox/126.0",
      "macOS", "14.4", False, (8, 12), (), "webgl2"),
-    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.80",
+    (f"{_MAC} {_BLINK} Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.80",
      "macOS", "13.6", False, (8,), (8.0,), "webgl2"),
-    ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/125.0.0.0 Safari/537.36",
+    (f"Mozilla/5.0 (X11; Linux x86_64) {_BLINK} Chrome/125.0.0.0 Safari/537.36",
      "Linux", "x86_64", False, (8, 16, 32), (8.0,), "webgl2"),
     ("Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0",
      "Linux", "Ubuntu 24.04", False, (4, 8, 16), (), "webgl2"),
-    ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.6478.71 Mobile Safari/537.36",
+    (f"Mozilla/5.0 (Linux; Android 14; Pixel 8) {_BLINK} Chrome/126.0.6478.71 "
+     "Mobile Safari/537.36",
      "Android", "14", True, (8,), (8.0,), "webgl2"),
-    ("Mozilla/5.0 (Linux; Android 13; SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/24.0 Chrome/117.0.0.0 Mobile Safari/537.36",
+    (f"Mozilla/5.0 (Linux; Android 13; SM-S911B) {_BLINK} SamsungBrowser/24.0 "
+     "Chrome/117.0.0.0 Mobile Safari/537.36",
      "Android", "13", True, (8,), (4.0, 8.0), "webgl2"),
     ("Mozilla/5.0 (Android 14; Mobile; rv:127.0) Gecko/127.0 Firefox/127.0",
      "Android", "14", True, (8,), (), "webgl"),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+    (f"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) {_WEBKIT} Version/17.5 "
+     "Mobile/15E148 Safari/604.1",
      "iOS", "17.5", True, (6,), (), "webgl2"),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/125.0.6422.80 Mobile/15E148 Safari/604.1",
+    (f"Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) {_WEBKIT} CriOS/125.0.6422.80 "
+     "Mobile/15E148 Safari/604.1",
      "iOS", "17.4", True, (6,), (), "webgl2"),
-    ("Mozilla/5.0 (iPad; CPU OS 16_7 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1",
+    (f"Mozilla/5.0 (iPad; CPU OS 16_7 like Mac OS X) {_WEBKIT} Version/16.6 "
+     "Mobile/15E148 Safari/604.1",
      "iOS", "16.7", True, (2, 6), (), "webgl"),
 )
 

@@ -60,11 +60,12 @@ class Conversation:
         overlapping = False
         while True:
             words = _sentence(rng, language)
-            duration = int((700 + 380 * len(words.split()) if language[:2] != "ja" else 250 * len(words))
-                           * rng.uniform(0.8, 1.3))
+            duration = int(_speaking_ms(words, language) * rng.uniform(0.8, 1.3))
             if cursor + duration > end:
                 break
-            present = [p for p in talkers if p.joined_ms <= cursor and cursor + duration <= p.end_ms]
+            present = [
+                p for p in talkers if p.joined_ms <= cursor and cursor + duration <= p.end_ms
+            ]
             if present:
                 others = [p for p in present if p is not speaker]
                 if overlapping and others:
@@ -81,11 +82,19 @@ class Conversation:
             roll = rng.random()
             overlapping = roll < 0.08
             if overlapping:
-                cursor += duration - rng.randrange(300, min(1_500, duration))  # talking over each other
+                # talking over each other
+                cursor += duration - rng.randrange(300, min(1_500, duration))
             elif roll < 0.85:
                 cursor += duration + rng.randrange(200, 2_500)
             else:
-                cursor += duration + rng.randrange(4_000, 40_000)  # a pause, screen sharing, silence
+                # a pause: a screen shared, a demo, silence
+                cursor += duration + rng.randrange(4_000, 40_000)
+
+
+def _speaking_ms(words: str, language: str) -> int:
+    if language == "ja-JP":  # no spaces between words: count characters
+        return 250 * len(words)
+    return 700 + 380 * len(words.split())
 
 
 def _sentence(rng: random.Random, language: str) -> str:

@@ -123,7 +123,8 @@ def _assign_endings(rec: Recorder, slots: list[Slot]) -> None:
     for slot in finished:
         slot.ending = rng.choices(("host", "all_left", "none"), weights=(40, 40, 20))[0]
     # Every kind of ending appears at least once, whatever the dice said.
-    for slot, ending in zip(rng.sample(finished, min(3, len(finished))), ("host", "all_left", "none")):
+    endings = ("host", "all_left", "none")
+    for slot, ending in zip(rng.sample(finished, min(3, len(finished))), endings):
         slot.ending = ending
 
 

@@ -66,7 +66,7 @@ class _Track:
 
 
 def record_stats(rec: Recorder, peer: Peer, plan: StatsPlan) -> None:
-    """Record the ``peer.stats`` events of ``peer`` from a few seconds after it joined until it left."""
+    """Record ``peer``'s ``peer.stats`` events, from a few seconds after it joined until it left."""
     rng = rec.rng
     tracks = _tracks(rec, peer, plan)
     end = peer.end_ms
@@ -141,7 +141,9 @@ def _sample(rng: random.Random, track: _Track, ts: str, dt: float,
         size = 95 + 30 * random_()
     else:
         fps = _fps(rng, track, plan.network, in_bad)
-        width, height = (320, 180) if in_bad and track.kind == "video" else (track.width, track.height)
+        width, height = track.width, track.height
+        if in_bad and track.kind == "video":
+            width, height = 320, 180  # the encoder steps down on a bad network
         bitrate = _BITRATES.get(width, 180_000)
         packets = int(bitrate * dt / 8_800 * (0.8 + 0.4 * random_()))
         size = 1_100

@@ -30,7 +30,9 @@ def _record_metadata(rec: Recorder, peer: Peer) -> None:
     rng = rec.rng
     person = peer.person
     user_agent, os_name, os_version, is_mobile, _, _, webgl = DEVICES[person.device]
-    device_info = {"cpus": person.cpus, "is_mobile": is_mobile, "os": os_name, "os_version": os_version}
+    device_info = {
+        "cpus": person.cpus, "is_mobile": is_mobile, "os": os_name, "os_version": os_version,
+    }
     if person.memory is not None:
         device_info["memory"] = person.memory
     lossy = person.network == "lossy"
@@ -99,7 +101,9 @@ def _plan_stats(rec: Recorder, peers: list[Peer]) -> list[tuple[Peer, StatsPlan]
         if rng.random() >= share:
             continue
         preset = peer.session.meeting.template.preset
-        network = peer.person.network if rng.random() < 0.85 else rng.choice(("good", "fair", "lossy"))
+        network = peer.person.network
+        if rng.random() >= 0.85:  # a call from somewhere else: a café, a train
+            network = rng.choice(("good", "fair", "lossy"))
         plan = StatsPlan(
             network, audio_only=preset == "audio_room",
             consumer_only=preset == "livestream" and not peer.is_host,

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import ColumnElement, Connection, case, func, literal, select
+from sqlalchemy import BigInteger, ColumnElement, Connection, case, func, literal, select
 
 from rtk_sessions.store.sessions import Page
 from rtk_sessions.store.tables import events, peers
@@ -23,10 +23,10 @@ def duration_ms_expression(closed_ms: int | None, now_ms: int) -> ColumnElement[
     """
     left: ColumnElement[Any] = peers.c.left_ms
     if closed_ms is not None:
-        closed = literal(closed_ms)
+        closed = literal(closed_ms, BigInteger)
         left = case((peers.c.left_ms.is_(None) | (peers.c.left_ms > closed), closed),
                     else_=peers.c.left_ms)
-    until = func.coalesce(left, literal(now_ms))
+    until = func.coalesce(left, literal(now_ms, BigInteger))
     return case((until < peers.c.joined_ms, 0), else_=until - peers.c.joined_ms)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, true
+from sqlalchemy import BigInteger, ColumnElement, Connection, and_, func, literal, or_, select, true
 
 from rtk_sessions.store.tables import apps, sessions
 
@@ -58,7 +58,7 @@ def minutes_ms_expression(now_ms: int) -> ColumnElement[int]:
     """Participant-milliseconds so far (see analytics.lifecycle.minutes_consumed_ms)."""
     return (
         sessions.c.closed_peer_ms
-        + sessions.c.open_peers * now_ms
+        + sessions.c.open_peers * literal(now_ms, BigInteger)
         - sessions.c.open_join_sum_ms
     )
 

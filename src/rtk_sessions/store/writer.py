@@ -128,11 +128,12 @@ class _LifecycleWriter:
                 if merge_peer_event(peer, item):
                     dirty_peers[(session_id, item.peer_id)] = peer
         self._refresh_meeting_copies(state.sessions, dirty_sessions, changed_meetings)
+        refreshed = set(state.sessions)  # derive() may load more; those are not refreshed
         self._write_peers(list(dirty_peers.values()))
         self._write_session_facts(state.sessions, dirty_sessions)
         self.deriver.derive(state, set(by_session) | dirty_sessions)
         if changed_meetings:
-            self._update_meeting_copies_elsewhere(changed_meetings, set(state.sessions))
+            self._update_meeting_copies_elsewhere(changed_meetings, refreshed)
 
     def _refresh_meeting_copies(
         self, loaded: dict[str, Row], dirty: set[str], changed_meetings: dict[str, Row]

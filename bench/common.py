@@ -1,0 +1,86 @@
+"""Helpers shared by the benchmarks: the demo data set, a real server subprocess."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import msgspec
+
+from rtk_sessions.demo import generate_demo_events
+
+CLI = str(Path(sys.executable).with_name("rtk-sessions"))
+FIXED_NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+
+
+def demo_lines(seed: int = 7, now: datetime = FIXED_NOW) -> list[bytes]:
+    """The demo app's events as NDJSON lines (deterministic for a seed and "now")."""
+    return [msgspec.json.encode(e) for e in generate_demo_events(now, seed=seed)]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cli(env: dict, *args: str) -> str:
+    done = subprocess.run([CLI, *args], env=env, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+@contextmanager
+def served(database_url: str, workers: int = 1):
+    """A real `rtk-sessions serve` on a free port; yields (base_url, token)."""
+    env = {**os.environ, "RTK_DATABASE_URL": database_url, "RTK_LOG_LEVEL": "warning"}
+    token = cli(env, "token", "create", "--account", "bench", "--scope", "read",
+                "--scope", "ingest").strip().splitlines()[-1]
+    port = free_port()
+    process = subprocess.Popen([CLI, "serve", "--port", str(port), "--workers", str(workers)],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.1)
+        yield base, token
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def batches(lines: list[bytes], max_events: int, max_bytes: int = 9 * 1024 * 1024):
+    """Consecutive slices of at most ``max_events`` events and ``max_bytes`` of NDJSON."""
+    batch: list[bytes] = []
+    size = 0
+    for line in lines:
+        if batch and (len(batch) >= max_events or size + len(line) + 1 > max_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append(line)
+        size += len(line) + 1
+    if batch:
+        yield batch

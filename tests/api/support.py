@@ -1,0 +1,83 @@
+"""Helpers of the HTTP API tests: an app under test and the error-envelope checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from tests.conftest import ACCOUNT, LiveServer, TestClock
+
+
+@dataclass
+class AppUnderTest:
+    """One fresh app (of account ``acc-1``) on a shared server, with an open client."""
+
+    server: LiveServer
+    app_id: str
+    http: httpx.Client
+
+    @property
+    def clock(self) -> TestClock:
+        return self.server.clock
+
+    @property
+    def base(self) -> str:
+        """``/accounts/acc-1/realtime/kit/<app id>``."""
+        return self.server.api(ACCOUNT, self.app_id)
+
+    @property
+    def ingest_path(self) -> str:
+        return f"/ingest/accounts/{ACCOUNT}/apps/{self.app_id}/events"
+
+    def ingest(self, events: list[dict]) -> dict:
+        """Ingest events that must all be valid; returns the ingest report."""
+        response = self.http.post(self.ingest_path, json=events)
+        assert response.status_code == 200, response.text
+        report = response.json()["data"]
+        assert report["rejected"] == [], report
+        return report
+
+    def get(self, suffix: str, **params: Any) -> httpx.Response:
+        return self.http.get(self.base + suffix, params=params)
+
+    def ok(self, suffix: str, **params: Any) -> dict:
+        """The JSON body of a GET that must succeed."""
+        response = self.get(suffix, **params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["success"] is True
+        return body
+
+    def sessions(self, **params: Any) -> list[dict]:
+        return self.ok("/sessions", **params)["data"]["sessions"]
+
+    def session(self, session_id: str, **params: Any) -> dict:
+        return self.ok(f"/sessions/{session_id}", **params)["data"]
+
+    def participants(self, session_id: str, **params: Any) -> list[dict]:
+        params.setdefault("per_page", 200)
+        return self.ok(f"/sessions/{session_id}/participants", **params)["data"]["participants"]
+
+
+def assert_bad_request(response: httpx.Response, *names: str) -> str:
+    """A 400 in RealtimeKit's envelope whose message names each of ``names``."""
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["success"] is False
+    assert body["error"]["code"] == 400
+    message = body["error"]["message"]
+    for name in names:
+        assert name in message, f"{name!r} not in {message!r}"
+    return message
+
+
+def assert_not_found(response: httpx.Response) -> str:
+    assert response.status_code == 404, response.text
+    body = response.json()
+    assert set(body) == {"success", "error"}
+    assert body["success"] is False
+    assert body["error"]["code"] == 404
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return body["error"]["message"]

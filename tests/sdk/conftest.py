@@ -1,0 +1,236 @@
+"""The real server, started the way a user starts it, loaded over HTTP, for the SDK tests.
+
+``rtk-sessions token create`` (its token is the last line of stdout), then
+``rtk-sessions serve --host 127.0.0.1 --port <free>`` as a subprocess (granian,
+the default server) over a fresh SQLite file, then ``examples/basic`` plus a
+live session posted to ``/ingest/...``. The server's output goes to a log file
+that is attached to the report of any failing test in this directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "basic"
+ACCOUNT = "acc-sdk"
+APP = "app-sdk"
+OTHER_ACCOUNT = "acc-sdk-other"
+EMAIL = "sdk-tests@example.com"
+START_TIMEOUT_S = 60
+
+LIVE_SESSION = "sdk-live-session-0001"
+LIVE_MEETING = "sdk-live-meeting-0001"
+LIVE_TITLE = "SDK conformance: live room"
+LIVE_PEER = "sdk-peer-stays-0001"  # still in the call
+LEFT_PEER = "sdk-peer-left-0002"  # joined and left, 5 minutes
+LIVE_USER_AGENT = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
+                   "(KHTML, like Gecko) Chrome/120.0.6099.144 Safari/537.36")
+
+_server_log: Path | None = None  # for the failure report hook below
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def live_events(now: datetime) -> list[dict[str, Any]]:
+    """A live session (one peer still in, one gone) with metadata and peer events."""
+    t = lambda minutes: _iso(now - timedelta(minutes=minutes))  # noqa: E731
+    return [
+        {"id": "sdk-ev-meeting", "type": "meeting.upserted", "ts": t(30),
+         "meeting_id": LIVE_MEETING, "title": LIVE_TITLE, "session_type": "meeting"},
+        {"id": "sdk-ev-start", "type": "session.started", "ts": t(10),
+         "session_id": LIVE_SESSION, "meeting_id": LIVE_MEETING,
+         "meta": {"source": "sdk-conformance", "room": 1}},
+        {"id": "sdk-ev-join-1", "type": "peer.joined", "ts": t(9), "session_id": LIVE_SESSION,
+         "meeting_id": LIVE_MEETING, "peer_id": LIVE_PEER, "user_id": "sdk-user-stays",
+         "display_name": "Stella Stays", "custom_participant_id": "cpi-stays",
+         "preset_name": "group_call_host", "preset_view_type": "GROUP_CALL",
+         "role": "host", "socket_session_id": "sock-stays"},
+        {"id": "sdk-ev-join-2", "type": "peer.joined", "ts": t(8), "session_id": LIVE_SESSION,
+         "meeting_id": LIVE_MEETING, "peer_id": LEFT_PEER, "user_id": "sdk-user-left",
+         "display_name": "Leo Left", "custom_participant_id": "cpi-left",
+         "preset_name": "group_call_participant", "preset_view_type": "GROUP_CALL",
+         "role": "participant", "socket_session_id": "sock-left"},
+        {"id": "sdk-ev-left-2", "type": "peer.left", "ts": t(3), "session_id": LIVE_SESSION,
+         "peer_id": LEFT_PEER},
+        {"id": "sdk-ev-meta-1", "type": "peer.metadata", "ts": t(9), "session_id": LIVE_SESSION,
+         "peer_id": LIVE_PEER, "user_agent": LIVE_USER_AGENT,
+         "device_info": {"cpus": 8, "memory": 16, "is_mobile": False, "os": "Mac OS X",
+                         "os_version": "10.15.7"},
+         "sdk_name": "web-core", "sdk_version": "1.35.0", "ip": "8.8.8.8",
+         "webgl_support": "webgl2", "room_view_type": "GROUP_CALL",
+         "precall_network_information": {
+             "backend_rtt": 23.5, "effective_networktype": "4g", "fractional_loss": 0.01,
+             "jitter": 2.5, "rtt": 40.25, "throughput": 12000,
+             "reflexive_connectivity": True, "relay_connectivity": False,
+             "turn_connectivity": True}},
+        {"id": "sdk-ev-peer-event-1", "type": "peer.event", "ts": t(8.5),
+         "session_id": LIVE_SESSION, "peer_id": LIVE_PEER, "name": "audio_on",
+         "metadata": {"device": "MacBook Pro Microphone"}},
+        {"id": "sdk-ev-peer-event-2", "type": "peer.event", "ts": t(7),
+         "session_id": LIVE_SESSION, "peer_id": LIVE_PEER, "name": "network_quality",
+         "metadata": {"connection_info": {"r_t_t": 41.5, "jitter": 3,
+                                          "effective_network_type": "4g"}}},
+    ]
+
+
+def plan(expected: dict[str, Any]) -> dict[str, Any]:
+    """The ids and values sdk_calls.py uses, chosen from examples/basic/expected.json."""
+    sessions = expected["sessions"]
+    ended = "751cfcb4-75d4-78b3-3430-89c11a0f4d02"  # 13 peers, two users rejoin
+    parent = expected["consolidated"]["session_id"]  # has two breakout rooms
+    rooms = sorted(s for s, v in sessions.items() if v["parent_session_id"] == parent)
+    peers = sessions[ended]["participants_joinedAt_asc"]
+    return {
+        "email": EMAIL,
+        "other_account": OTHER_ACCOUNT,
+        "ended_session": ended,
+        "ended_peer": peers[0]["id"],
+        "search_user_id": peers[4]["user_id"],  # this user rejoined: two peers
+        "parent_session": parent,
+        "breakout_room": rooms[0],
+        "live_session": LIVE_SESSION,
+        "live_meeting": LIVE_MEETING,
+        "live_title": LIVE_TITLE,
+        "live_peer": LIVE_PEER,
+        "left_peer": LEFT_PEER,
+        "live_user_agent": LIVE_USER_AGENT,
+        "search": "weekly SYNC",  # case-insensitive substring of a title
+        "combined_search": "REVIEW",  # with status, participants, times and sort
+        "combined_participants": "4:7",
+        "combined_start_time": "2025-12-28T00:00:00Z",
+        "combined_end_time": "2026-01-03T21:28:17Z",  # a session's start: inclusive
+        "associated_id": sessions[ended]["associated_id"],
+        "start_time": "2026-01-01T00:00:00+00:00",
+        "end_time": "2026-01-05T12:34:44+00:00",  # exactly one session's start: inclusive
+    }
+
+
+@dataclass(frozen=True)
+class SdkServer:
+    base_url: str
+    token: str
+    account: str
+    app: str
+    ids: dict[str, Any]
+    ids_file: Path
+    log: Path
+    expected: dict[str, Any]
+    started: datetime  # "now" the live session's times are relative to
+
+
+def _fail_with_log(message: str, log: Path) -> None:
+    text = log.read_text(errors="replace") if log.exists() else "(no log)"
+    pytest.fail(f"{message}\n--- server log ({log}) ---\n{text[-8000:]}", pytrace=False)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        # Our own process group (start_new_session): the server and its granian workers.
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def sdk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SdkServer]:
+    global _server_log
+    work = tmp_path_factory.mktemp("sdk-server")
+    log = work / "server.log"
+    _server_log = log
+    cli = Path(sys.executable).parent / "rtk-sessions"
+    assert cli.exists(), f"{cli} not found: is the package installed in this venv?"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RTK_")}
+    env["RTK_DATABASE_URL"] = f"sqlite:///{work / 'rtk.db'}"
+
+    created = subprocess.run(
+        [str(cli), "token", "create", "--account", ACCOUNT, "--scope", "read",
+         "--scope", "ingest", "--email", EMAIL, "--name", "sdk-conformance"],
+        env=env, cwd=work, capture_output=True, text=True, timeout=120)
+    assert created.returncode == 0, f"token create failed:\n{created.stderr}"
+    lines = created.stdout.splitlines()
+    assert lines, f"token create printed nothing on stdout; stderr:\n{created.stderr}"
+    token = lines[-1].strip()
+    assert token and " " not in token, f"last stdout line is not a token: {lines[-1]!r}"
+
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env, cwd=work, stdout=log_file, stderr=subprocess.STDOUT,
+            start_new_session=True)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                _fail_with_log(f"rtk-sessions serve exited with {proc.returncode}", log)
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                _fail_with_log(f"no 200 from {base_url}/healthz in {START_TIMEOUT_S} s", log)
+            time.sleep(0.1)
+
+        now = datetime.now(UTC)
+        headers = {"Authorization": f"Bearer {token}"}
+        ingest_url = f"{base_url}/ingest/accounts/{ACCOUNT}/apps/{APP}/events"
+        with httpx.Client(headers=headers, timeout=120) as http:
+            body = (EXAMPLE / "events.ndjson").read_bytes()
+            basic = http.post(ingest_url, content=body,
+                              headers={"Content-Type": "application/x-ndjson"})
+            extra = http.post(ingest_url, json=live_events(now))
+        for name, response, count in (("examples/basic", basic, body.count(b"\n")),
+                                      ("live events", extra, len(live_events(now)))):
+            if response.status_code != 200:
+                _fail_with_log(f"ingest of {name}: {response.status_code} {response.text}", log)
+            report = response.json()["data"]
+            if report["rejected"] or report["accepted"] != count:
+                _fail_with_log(f"ingest of {name} (expected {count} accepted): {report}", log)
+
+        expected = json.loads((EXAMPLE / "expected.json").read_text(encoding="utf-8"))
+        ids = plan(expected)
+        ids_file = work / "ids.json"
+        ids_file.write_text(json.dumps(ids, indent=1), encoding="utf-8")
+        yield SdkServer(base_url=base_url, token=token, account=ACCOUNT, app=APP, ids=ids,
+                        ids_file=ids_file, log=log, expected=expected, started=now)
+    finally:
+        _stop(proc)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Attach the tail of the server's log to a failing test's report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and _server_log is not None and _server_log.exists():
+        text = _server_log.read_text(errors="replace")
+        report.sections.append(("rtk-sessions serve log (tail)", text[-8000:]))

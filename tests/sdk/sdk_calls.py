@@ -1,0 +1,423 @@
+"""Call every endpoint of the Sessions issue through the official ``cloudflare`` SDK.
+
+    python sdk_calls.py <base_url> <token> <account> <app> <ids.json>
+
+Runs in any environment that has the ``cloudflare`` package (5.0.0, the seed's
+generation, or the current 5.x): it imports nothing from ``rtk_sessions``.
+Every client is built the way a user points an official SDK at us::
+
+    Cloudflare(api_token=..., base_url=base_url + "/client/v4",
+               _strict_response_validation=True, max_retries=0)
+
+so a response that does not match the SDK's generated model raises
+``cloudflare.APIResponseValidationError``. Pydantic validates in lax mode,
+so strict validation still *coerces* some wrong types (a numeric string
+``"115.75"`` for a ``float`` field, ``1`` for a ``bool``); each call is
+therefore also made through ``with_raw_response`` and the raw JSON is
+compared, type for type, with what the SDK parsed: a value the SDK had to
+convert is reported as ``coerced`` and fails the run like a validation error.
+
+Prints one JSON document on stdout::
+
+    {"sdk_version", "generation_features", "calls": {name: {"kwargs", "response"}},
+     "facts": {...read through the SDK's typed attributes...},
+     "errors": {name: {"exception", "status_code"}}, "failures": [...]}
+
+and exits 1 if any call failed (an unexpected exception, a coercion, a
+typed part of the response the SDK reads as absent, or an expected error
+that did not happen), with the tracebacks on stderr.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import sys
+import traceback
+from datetime import datetime
+from typing import Any, Callable
+
+# The SDK reads CLOUDFLARE_* variables (token, key, email, base URL, headers):
+# only what this script passes must reach the server.
+for _name in [n for n in os.environ if n.startswith("CLOUDFLARE_")]:
+    del os.environ[_name]
+
+import cloudflare  # noqa: E402
+from cloudflare import Cloudflare  # noqa: E402
+
+SESSION_FIELDS = ("id", "associated_id", "created_at", "started_at", "updated_at", "ended_at",
+                  "status", "type", "minutes_consumed", "max_concurrent_participants",
+                  "live_participants", "meeting_display_name", "organization_id")
+PARTICIPANT_FIELDS = ("id", "user_id", "display_name", "custom_participant_id", "preset_name",
+                      "joined_at", "left_at", "duration", "created_at", "updated_at")
+
+
+# --------------------------------------------------------------------------
+# reading what the SDK parsed
+# --------------------------------------------------------------------------
+
+
+def get(obj: Any, name: str) -> Any:
+    """A field of a parsed model (typed or extra) or of a plain dict (an untyped part)."""
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def as_json(obj: Any) -> Any:
+    """A parsed model as JSON-able data (models, lists of models, plain values)."""
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict(mode="json")
+    if isinstance(obj, list):
+        return [as_json(item) for item in obj]
+    if isinstance(obj, dict):
+        return {key: as_json(value) for key, value in obj.items()}
+    return obj
+
+
+def typed_fields(model: Any) -> list[str]:
+    """The fields the SDK's generated model declares (the rest are 'extra')."""
+    fields = getattr(type(model), "model_fields", None)
+    if fields is None:  # pydantic v1 style
+        fields = getattr(type(model), "__fields__", {})
+    return sorted(fields)
+
+
+def session_fact(session: Any) -> dict[str, Any]:
+    fact = {name: get(session, name) for name in SESSION_FIELDS}
+    fact["breakout_room_ids"] = [get(room, "id") for room in (get(session, "breakout_rooms") or [])]
+    fact["meta"] = get(session, "meta")
+    return fact
+
+
+def participant_fact(participant: Any) -> dict[str, Any]:
+    fact = {name: get(participant, name) for name in PARTICIPANT_FIELDS}
+    events = get(participant, "peer_events")
+    fact["peer_events"] = None if events is None else [
+        {"event_name": get(e, "event_name"), "peer_id": get(e, "peer_id"),
+         "session_id": get(e, "session_id"), "preset_view_type": get(e, "preset_view_type")}
+        for e in events
+    ]
+    return fact
+
+
+def session_view(data: Any) -> tuple[str, Any]:
+    """The session object this generation types: ``data`` (5.3+) or ``data.session`` (5.0)."""
+    if "session" in typed_fields(data):
+        return "nested", data.session
+    return "flat", data
+
+
+# --------------------------------------------------------------------------
+# exact types: what the server sent == what the SDK parsed, without coercion
+# --------------------------------------------------------------------------
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def coercions(raw: Any, parsed: Any, path: str = "$") -> list[str]:
+    """Places where the parsed value is not the raw JSON value (type or content)."""
+    raw_kind, parsed_kind = _kind(raw), _kind(parsed)
+    if raw_kind != parsed_kind:
+        return [f"{path}: server sent {raw_kind} {raw!r}, SDK parsed {parsed_kind} {parsed!r}"]
+    if raw_kind == "object":
+        problems = []
+        for key in sorted(set(raw) | set(parsed)):
+            if key not in parsed:
+                problems.append(f"{path}.{key}: sent but dropped by the SDK")
+            elif key not in raw:
+                problems.append(f"{path}.{key}: not sent but present after parsing")
+            else:
+                problems += coercions(raw[key], parsed[key], f"{path}.{key}")
+        return problems
+    if raw_kind == "array":
+        if len(raw) != len(parsed):
+            return [f"{path}: {len(raw)} items sent, {len(parsed)} parsed"]
+        return [p for i, (r, q) in enumerate(zip(raw, parsed)) for p in coercions(r, q, f"{path}[{i}]")]
+    if raw != parsed:
+        return [f"{path}: server sent {raw!r}, SDK parsed {parsed!r}"]
+    return []
+
+
+# --------------------------------------------------------------------------
+# the run
+# --------------------------------------------------------------------------
+
+
+class Run:
+    def __init__(self) -> None:
+        self.calls: dict[str, Any] = {}
+        self.errors: dict[str, Any] = {}
+        self.failures: list[dict[str, Any]] = []
+
+    def fail(self, name: str, kind: str, message: str, **details: Any) -> None:
+        self.failures.append({"call": name, "kind": kind, "message": message, **details})
+        print(f"--- {name}: {kind}: {message}", file=sys.stderr)
+
+    def call(self, name: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``method`` is a ``with_raw_response`` method; returns the parsed model or None."""
+        try:
+            raw_response = method(*args, **kwargs)
+            raw = raw_response.json()
+            parsed = raw_response.parse()
+        except cloudflare.APIResponseValidationError as exc:
+            traceback.print_exc()
+            self.fail(name, "validation", str(exc), cause=str(exc.__cause__),
+                      status_code=exc.status_code, body=_short(exc.body))
+            return None
+        except Exception as exc:  # noqa: BLE001 - every failure is reported, then the run fails
+            traceback.print_exc()
+            self.fail(name, type(exc).__name__, str(exc),
+                      status_code=getattr(exc, "status_code", None),
+                      body=_short(getattr(exc, "body", None)))
+            return None
+        response = as_json(parsed)
+        problems = coercions(raw, response)
+        if problems:
+            self.fail(name, "coerced", f"the SDK converted {len(problems)} value(s) it should "
+                      "have read as sent", problems=problems[:5])
+        self.calls[name] = {"kwargs": {k: _jsonable(v) for k, v in kwargs.items()},
+                            "response": response}
+        return parsed
+
+    def present(self, name: str, parsed: Any, *path: str) -> bool:
+        """The typed path (all Optional in the SDK's models) is there; else a failure."""
+        obj = parsed
+        for i, part in enumerate(path):
+            obj = get(obj, part)
+            if obj is None:
+                self.fail(name, "missing", f"{'.'.join(path[:i + 1])} is absent or null: "
+                          "the SDK parses the response but reads nothing there")
+                return False
+        return True
+
+    def expect_error(self, name: str, expected: type[BaseException],
+                     method: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        try:
+            method(*args, **kwargs)
+        except expected as exc:
+            self.errors[name] = {"exception": type(exc).__name__,
+                                 "status_code": getattr(exc, "status_code", None),
+                                 "body": getattr(exc, "body", None)}
+            return
+        except Exception as exc:  # noqa: BLE001
+            traceback.print_exc()
+            self.fail(name, type(exc).__name__, f"expected {expected.__name__}, got {exc!r}",
+                      status_code=getattr(exc, "status_code", None))
+            return
+        self.fail(name, "no-error", f"expected {expected.__name__}, the call succeeded")
+
+
+def _short(body: Any) -> str:
+    text = json.dumps(body, default=str)
+    return text if len(text) <= 600 else text[:600] + "..."
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 6:
+        print(__doc__, file=sys.stderr)
+        return 2
+    base_url, token, account, app, ids_path = argv[1:]
+    with open(ids_path, encoding="utf-8") as handle:
+        ids = json.load(handle)
+    sdk_base = base_url.rstrip("/") + "/client/v4"
+
+    def client(**auth: Any) -> Cloudflare:
+        return Cloudflare(base_url=sdk_base, _strict_response_validation=True, max_retries=0,
+                          timeout=60, **auth)
+
+    bearer = client(api_token=token)
+    keyed = client(api_key=token, api_email=ids["email"])
+    sessions = bearer.realtime_kit.sessions
+    raw = sessions.with_raw_response
+    scope = {"account_id": account, "app_id": app}
+
+    details_params = inspect.signature(sessions.get_session_participant_details).parameters
+    has_filters = "filters" in details_params
+    features = {"participant_details_filters": has_filters}
+
+    run = Run()
+    facts: dict[str, Any] = {"sessions": {}, "session": {}, "participants": {},
+                             "participant": {}, "paging": {}}
+
+    def list_sessions(name: str, client_raw: Any = raw, **params: Any) -> None:
+        parsed = run.call(name, client_raw.get_sessions, **scope, **params)
+        if parsed is not None and run.present(name, parsed, "data", "sessions"):
+            facts["sessions"][name] = [session_fact(s) for s in (parsed.data.sessions or [])]
+            facts["paging"][name] = as_json(get(parsed, "paging"))
+
+    def session_details(name: str, session_id: str, client_raw: Any = raw, **params: Any) -> None:
+        parsed = run.call(name, client_raw.get_session_details, session_id, **scope, **params)
+        if parsed is not None and run.present(name, parsed, "data"):
+            shape, view = session_view(parsed.data)
+            if view is None:
+                run.fail(name, "missing", "data.session is absent: this SDK reads no session")
+                return
+            facts["session"][name] = {"shape": shape, **session_fact(view)}
+
+    def participants(name: str, session_id: str, client_raw: Any = raw, **params: Any) -> None:
+        parsed = run.call(name, client_raw.get_session_participants, session_id, **scope, **params)
+        if parsed is not None and run.present(name, parsed, "data", "participants"):
+            facts["participants"][name] = [participant_fact(p)
+                                           for p in (parsed.data.participants or [])]
+            facts["paging"][name] = as_json(get(parsed.data, "paging"))
+
+    def participant(name: str, session_id: str, peer_id: str, client_raw: Any = raw,
+                    **params: Any) -> None:
+        parsed = run.call(name, client_raw.get_session_participant_details, peer_id,
+                          session_id=session_id, **scope, **params)
+        if parsed is not None and run.present(name, parsed, "data", "participant"):
+            p = parsed.data.participant
+            fact = participant_fact(p)
+            fact["peer_stats"] = as_json(get(p, "peer_stats"))
+            fact["quality_stats"] = as_json(get(p, "quality_stats"))
+            fact["typed_fields"] = typed_fields(p)
+            facts["participant"][name] = fact
+
+    start_time = datetime.fromisoformat(ids["start_time"])
+    end_time = datetime.fromisoformat(ids["end_time"])
+
+    # ---- GET /sessions ------------------------------------------------------
+    # The user's way first: the plain method, no parameters.
+    try:
+        plain = sessions.get_sessions(**scope)
+        facts["plain_get_sessions_ids"] = [s.id for s in (plain.data.sessions or [])]
+    except Exception as exc:  # noqa: BLE001
+        traceback.print_exc()
+        run.fail("plain_get_sessions", type(exc).__name__, str(exc))
+    list_sessions("sessions_default")
+    list_sessions("sessions_zero_paging", page_no=0, per_page=0)
+    list_sessions("sessions_created_desc", sort_by="createdAt", sort_order="DESC",
+                  page_no=1.0, per_page=100.0)
+    list_sessions("sessions_created_asc", sort_by="createdAt", sort_order="ASC", per_page=100.0)
+    list_sessions("sessions_minutes_desc", sort_by="minutesConsumed", sort_order="DESC",
+                  per_page=100.0)
+    list_sessions("sessions_minutes_asc", sort_by="minutesConsumed", sort_order="ASC",
+                  per_page=100.0)
+    for page in range(1, 8):  # 10 a page until a page past the end
+        list_sessions(f"sessions_page_{page}", page_no=float(page), per_page=10.0)
+        if not facts["sessions"].get(f"sessions_page_{page}"):
+            break
+    list_sessions("sessions_live", status="LIVE")
+    list_sessions("sessions_ended", status="ENDED", per_page=100.0)
+    list_sessions("sessions_search", search=ids["search"], per_page=100.0)
+    list_sessions("sessions_associated", associated_id=ids["associated_id"], per_page=100.0)
+    list_sessions("sessions_time_range", start_time=start_time, end_time=end_time, per_page=100.0)
+    list_sessions("sessions_participants_1_5", participants="1:5", per_page=100.0)
+    list_sessions("sessions_participants_exact", participants="5", per_page=100.0)
+    list_sessions("sessions_combined", status="ENDED", participants=ids["combined_participants"],
+                  search=ids["combined_search"], sort_by="minutesConsumed", sort_order="ASC",
+                  start_time=datetime.fromisoformat(ids["combined_start_time"]),
+                  end_time=datetime.fromisoformat(ids["combined_end_time"]),
+                  page_no=1.0, per_page=50.0)
+
+    # ---- GET /sessions/{id} -------------------------------------------------
+    session_details("details_ended", ids["ended_session"])
+    session_details("details_parent", ids["parent_session"])
+    session_details("details_parent_rooms", ids["parent_session"], include_breakout_rooms=True)
+    session_details("details_parent_no_rooms", ids["parent_session"], include_breakout_rooms=False)
+    session_details("details_breakout_room", ids["breakout_room"])
+    session_details("details_live", ids["live_session"], include_breakout_rooms=True)
+
+    # ---- GET /sessions/{id}/participants ------------------------------------
+    participants("participants_ended_default", ids["ended_session"])
+    participants("participants_ended", ids["ended_session"], sort_by="joinedAt",
+                 sort_order="ASC", page_no=1.0, per_page=100.0)
+    participants("participants_ended_page_2", ids["ended_session"], page_no=2.0, per_page=5.0)
+    participants("participants_ended_duration_desc", ids["ended_session"], sort_by="duration",
+                 sort_order="DESC", per_page=100.0)
+    participants("participants_ended_search", ids["ended_session"], search=ids["search_user_id"])
+    participants("participants_ended_events", ids["ended_session"], include_peer_events=True,
+                 view="raw", per_page=100.0)
+    participants("participants_parent_raw", ids["parent_session"], view="raw", per_page=100.0)
+    participants("participants_parent_consolidated", ids["parent_session"], view="consolidated",
+                 per_page=100.0)
+    participants("participants_parent_consolidated_duration", ids["parent_session"],
+                 view="consolidated", sort_by="duration", sort_order="DESC", per_page=3.0,
+                 page_no=1.0)
+    participants("participants_live", ids["live_session"], include_peer_events=True)
+    participants("participants_live_search", ids["live_session"], search="STELLA")
+
+    # ---- GET /sessions/{id}/participants/{peer} -----------------------------
+    participant("participant_ended", ids["ended_session"], ids["ended_peer"])
+    participant("participant_ended_events", ids["ended_session"], ids["ended_peer"],
+                include_peer_events=True)
+    participant("participant_live", ids["live_session"], ids["live_peer"])
+    participant("participant_live_events", ids["live_session"], ids["live_peer"],
+                include_peer_events=True)
+    participant("participant_left", ids["live_session"], ids["left_peer"])
+    if has_filters:  # 5.0.0 only: newer SDKs dropped the parameter
+        participant("participant_live_device_info", ids["live_session"], ids["live_peer"],
+                    filters="device_info")
+        participant("participant_live_quality_stats", ids["live_session"], ids["live_peer"],
+                    filters="quality_stats")
+        participant("participant_live_events_filter", ids["live_session"], ids["live_peer"],
+                    filters="events", include_peer_events=True)
+
+    # ---- the X-Auth-Key + X-Auth-Email auth style ---------------------------
+    keyed_raw = keyed.realtime_kit.sessions.with_raw_response
+    list_sessions("key_sessions", client_raw=keyed_raw, status="LIVE")
+    session_details("key_details_live", ids["live_session"], client_raw=keyed_raw)
+    participants("key_participants_live", ids["live_session"], client_raw=keyed_raw)
+    participant("key_participant_live", ids["live_session"], ids["live_peer"],
+                client_raw=keyed_raw)
+
+    # ---- errors, as the SDK raises them -------------------------------------
+    missing = "no-such-session-0000"
+    run.expect_error("not_found_session", cloudflare.NotFoundError,
+                     sessions.get_session_details, missing, **scope)
+    run.expect_error("not_found_participants", cloudflare.NotFoundError,
+                     sessions.get_session_participants, missing, **scope)
+    run.expect_error("not_found_participant", cloudflare.NotFoundError,
+                     sessions.get_session_participant_details, "no-such-peer-0000",
+                     session_id=ids["ended_session"], **scope)
+    bad = client(api_token="rtk_not_a_real_token").realtime_kit.sessions
+    run.expect_error("unauthenticated_sessions", cloudflare.AuthenticationError,
+                     bad.get_sessions, **scope)
+    run.expect_error("unauthenticated_details", cloudflare.AuthenticationError,
+                     bad.get_session_details, ids["ended_session"], **scope)
+    bad_key = client(api_key="rtk_not_a_real_token", api_email=ids["email"]).realtime_kit.sessions
+    run.expect_error("unauthenticated_key", cloudflare.AuthenticationError,
+                     bad_key.get_session_participants, ids["ended_session"], **scope)
+    run.expect_error("forbidden_other_account", cloudflare.PermissionDeniedError,
+                     sessions.get_sessions, account_id=ids["other_account"], app_id=app)
+    run.expect_error("bad_participants_range", cloudflare.BadRequestError,
+                     sessions.get_sessions, participants="five", **scope)
+    run.expect_error("bad_per_page", cloudflare.BadRequestError,
+                     sessions.get_session_participants, ids["ended_session"], per_page=1000.0,
+                     **scope)
+
+    out = {
+        "sdk_version": cloudflare.__version__,
+        "generation_features": features,
+        "calls": run.calls,
+        "facts": facts,
+        "errors": run.errors,
+        "failures": run.failures,
+    }
+    json.dump(out, sys.stdout, indent=1, sort_keys=True, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 1 if run.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

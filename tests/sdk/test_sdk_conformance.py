@@ -1,0 +1,560 @@
+"""Official SDK conformance: both generations of the ``cloudflare`` Python SDK against the real server.
+
+The server is started as a user starts it (``conftest.sdk_server``); ``sdk_calls.py``
+calls every endpoint of the Sessions issue with ``_strict_response_validation=True``,
+once with this venv's pinned SDK ("current") and once with ``cloudflare==5.0.0``
+("seed", the generation the seed documents) from its own environment. A response
+either generation cannot parse, or can parse only by coercing a value, fails the
+suite; so do wrong numbers, wrong order, and any difference between what the two
+generations read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.sdk
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = Path(__file__).with_name("sdk_calls.py")
+SEED_VERSION = "5.0.0"
+SEED_VENV_PYTHON = REPO / ".venv-sdk500" / "bin" / "python"
+GENERATIONS = ("current", "seed")
+RUN_TIMEOUT_S = 300
+
+
+def pinned_current_version() -> str:
+    """The ``cloudflare==X`` pin of the test extra in pyproject.toml."""
+    text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    match = re.search(r'"cloudflare==([^"]+)"', text)
+    assert match, "pyproject.toml pins no cloudflare version"
+    return match.group(1)
+
+
+def seed_python() -> Path:
+    """The interpreter of the cloudflare==5.0.0 environment; a missing one fails the suite."""
+    hint = "run `make test` (it prepares .venv-sdk500)"
+    configured = os.environ.get("RTK_TEST_SDK500_PYTHON")
+    if configured:
+        path = Path(configured)
+        if not path.exists():
+            pytest.fail(f"RTK_TEST_SDK500_PYTHON={configured} does not exist: {hint}",
+                        pytrace=False)
+        return path
+    if not SEED_VENV_PYTHON.exists():
+        pytest.fail(f"no cloudflare=={SEED_VERSION} environment (RTK_TEST_SDK500_PYTHON unset, "
+                    f"{SEED_VENV_PYTHON} missing): {hint}", pytrace=False)
+    return SEED_VENV_PYTHON
+
+
+def interpreter(generation: str) -> tuple[Path, str]:
+    """(python, the cloudflare version it must have)."""
+    if generation == "current":
+        return Path(sys.executable), pinned_current_version()
+    return seed_python(), SEED_VERSION
+
+
+def clean_env() -> dict[str, str]:
+    """No CLOUDFLARE_* credentials/base URL, no PYTHONPATH leaking this repo into the seed venv."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("CLOUDFLARE_") and k not in ("PYTHONPATH", "PYTHONHOME")}
+
+
+@dataclass
+class Outcome:
+    generation: str
+    python: Path
+    returncode: int
+    stdout: str
+    stderr: str
+    output: dict[str, Any] | None
+
+    def describe(self) -> str:
+        failures = json.dumps((self.output or {}).get("failures"), indent=1)[:6000]
+        return (f"sdk_calls.py with {self.python} ({self.generation}) exited {self.returncode}\n"
+                f"failures: {failures}\n--- stderr (tail) ---\n{self.stderr[-6000:]}")
+
+
+@pytest.fixture(scope="module")
+def runs(sdk_server: Any) -> Callable[[str], Outcome]:
+    """Runs sdk_calls.py once per generation (cached for the module)."""
+    cache: dict[str, Outcome] = {}
+
+    def run(generation: str) -> Outcome:
+        if generation not in cache:
+            python, _ = interpreter(generation)
+            proc = subprocess.run(
+                [str(python), str(SCRIPT), sdk_server.base_url, sdk_server.token,
+                 sdk_server.account, sdk_server.app, str(sdk_server.ids_file)],
+                capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=clean_env(),
+                cwd=SCRIPT.parent)
+            try:
+                output = json.loads(proc.stdout)
+            except json.JSONDecodeError:
+                output = None
+            cache[generation] = Outcome(generation, python, proc.returncode, proc.stdout,
+                                        proc.stderr, output)
+        return cache[generation]
+
+    return run
+
+
+@pytest.fixture(scope="module", params=GENERATIONS)
+def generation(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def sdk(runs: Callable[[str], Outcome], generation: str) -> dict[str, Any]:
+    """The output of a run in which every call succeeded."""
+    outcome = runs(generation)
+    if outcome.returncode != 0 or outcome.output is None:
+        pytest.fail(f"sdk_calls.py failed with the {generation} SDK ({outcome.python}); "
+                    f"see test_every_call_parses_strictly[{generation}]", pytrace=False)
+    version = interpreter(generation)[1]
+    if outcome.output["sdk_version"] != version:
+        pytest.fail(f"{outcome.python} ran cloudflare {outcome.output['sdk_version']}, "
+                    f"the {generation} generation is {version}", pytrace=False)
+    return outcome.output
+
+
+# --------------------------------------------------------------------------
+# helpers over examples/basic/expected.json
+# --------------------------------------------------------------------------
+
+
+def top_level(expected: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {sid: s for sid, s in expected["sessions"].items() if s["parent_session_id"] is None}
+
+
+def ids_of(rows: list[dict[str, Any]]) -> list[str]:
+    return [row["id"] for row in rows]
+
+
+def when(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def is_rounding_tie(want: dict[str, Any]) -> bool:
+    """The exact participant-minutes lie halfway between two 4-decimal values (x.xxxx5).
+
+    The reference answers summed floats in arrival order there, so either
+    neighbour is a correct rounding of the exact total (as tests/api/test_examples.py).
+    """
+    total_ms = sum(round((when(p["left_at"]) - when(p["joined_at"])).total_seconds() * 1000)
+                   for p in want["participants_joinedAt_asc"])
+    return total_ms % 6 == 3
+
+
+def session_matches(fact: dict[str, Any], want: dict[str, Any],
+                    app: str) -> dict[str, tuple[Any, Any]]:
+    """Fields where a session read through the SDK differs from expected.json."""
+    minutes = fact.get("minutes_consumed")
+    if is_rounding_tie(want) and isinstance(minutes, float | int) and (
+            abs(minutes - want["minutes_consumed"]) <= 0.0001 + 1e-9):
+        minutes = want["minutes_consumed"]
+    fact = {**fact, "minutes_consumed": minutes}
+    wanted = {
+        "associated_id": want["associated_id"],
+        "meeting_display_name": want["meeting_display_name"],
+        "status": want["status"],
+        "started_at": want["started_at"],
+        "created_at": want["started_at"],
+        "ended_at": want["ended_at"],
+        "minutes_consumed": want["minutes_consumed"],
+        "max_concurrent_participants": want["max_concurrent_participants"],
+        "live_participants": want["live_participants"],
+        "organization_id": app,
+        "type": "meeting",
+    }
+    return {k: (fact.get(k), v) for k, v in wanted.items() if fact.get(k) != v}
+
+
+def participant_rows(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    keys = ("id", "user_id", "joined_at", "left_at", "duration")
+    return [{k: p[k] for k in keys} for p in facts]
+
+
+# --------------------------------------------------------------------------
+# the runs themselves
+# --------------------------------------------------------------------------
+
+
+def test_interpreter_has_the_pinned_sdk(generation: str) -> None:
+    python, version = interpreter(generation)
+    proc = subprocess.run([str(python), "-c", "import cloudflare; print(cloudflare.__version__)"],
+                          capture_output=True, text=True, timeout=120, env=clean_env())
+    assert proc.returncode == 0, f"{python} cannot import cloudflare:\n{proc.stderr}"
+    assert proc.stdout.strip() == version, (
+        f"{python} has cloudflare {proc.stdout.strip()}, the {generation} generation is {version}")
+
+
+def test_every_call_parses_strictly(runs: Callable[[str], Outcome], generation: str) -> None:
+    outcome = runs(generation)
+    assert outcome.output is not None, outcome.describe()
+    assert outcome.output["failures"] == [], outcome.describe()
+    assert outcome.returncode == 0, outcome.describe()
+    assert outcome.output["sdk_version"] == interpreter(generation)[1]
+    # The 5.0.0 generation still has `filters` on participant details; newer ones do not.
+    assert outcome.output["generation_features"]["participant_details_filters"] is (
+        generation == "seed")
+
+
+# --------------------------------------------------------------------------
+# GET /sessions
+# --------------------------------------------------------------------------
+
+
+def test_sessions_in_created_order_with_paging(sdk: dict[str, Any], sdk_server: Any) -> None:
+    expected = sdk_server.expected
+    order = [sdk_server.ids["live_session"], *expected["sessions_createdAt_desc"]]  # the live one started last
+    total = len(order)
+    sessions, paging = sdk["facts"]["sessions"], sdk["facts"]["paging"]
+
+    assert ids_of(sessions["sessions_created_desc"]) == order
+    assert ids_of(sessions["sessions_created_asc"]) == order[::-1]
+    assert ids_of(sessions["sessions_default"]) == order[:20]  # default per_page 20
+    assert sdk["facts"]["plain_get_sessions_ids"] == order[:20]
+    assert ids_of(sessions["sessions_zero_paging"]) == order[:20]  # 0 means the default
+    assert paging["sessions_default"] == {"total_count": total, "start_offset": 1,
+                                          "end_offset": 20}
+
+    pages = sorted((int(k.rsplit("_", 1)[1]), v) for k, v in sessions.items()
+                   if k.startswith("sessions_page_"))
+    assert [n for n, _ in pages] == list(range(1, len(pages) + 1))
+    assert pages[-1][1] == [], "the last page fetched is past the end"
+    assert [sid for _, rows in pages for sid in ids_of(rows)] == order
+    for n, rows in pages[:-1]:
+        assert paging[f"sessions_page_{n}"] == {
+            "total_count": total, "start_offset": (n - 1) * 10 + 1,
+            "end_offset": (n - 1) * 10 + len(rows)}
+    assert paging[f"sessions_page_{pages[-1][0]}"] == {
+        "total_count": total, "start_offset": 0, "end_offset": 0}
+    # The top-level `paging` (5.3+) and `data.paging` (seed style) agree.
+    for name, call in sdk["calls"].items():
+        if name.startswith("sessions_"):
+            response = call["response"]
+            assert response["paging"] == response["data"]["paging"], name
+
+
+def test_every_session_has_the_expected_numbers(sdk: dict[str, Any],
+                                                sdk_server: Any) -> None:
+    expected = top_level(sdk_server.expected)
+    read = {s["id"]: s for s in sdk["facts"]["sessions"]["sessions_created_desc"]}
+    assert set(read) - {sdk_server.ids["live_session"]} == set(expected)
+    wrong = {sid: session_matches(read[sid], want, sdk_server.app) for sid, want in expected.items()}
+    assert {sid: diff for sid, diff in wrong.items() if diff} == {}
+
+
+def test_sessions_sorted_by_minutes_consumed(sdk: dict[str, Any]) -> None:
+    for name, descending in (("sessions_minutes_desc", True), ("sessions_minutes_asc", False)):
+        minutes = [s["minutes_consumed"] for s in sdk["facts"]["sessions"][name]]
+        assert minutes == sorted(minutes, reverse=descending), name
+        assert len(minutes) == len(sdk["facts"]["sessions"]["sessions_created_desc"])
+
+
+def test_session_filters(sdk: dict[str, Any], sdk_server: Any) -> None:
+    expected, ids = top_level(sdk_server.expected), sdk_server.ids
+    got = {name: set(ids_of(rows)) for name, rows in sdk["facts"]["sessions"].items()}
+    start, end = when(ids["start_time"]), when(ids["end_time"])
+    peers = {sid: len(s["participants_joinedAt_asc"]) for sid, s in expected.items()}
+
+    def where(test: Callable[[str, dict[str, Any]], bool]) -> set[str]:
+        return {sid for sid, s in expected.items() if test(sid, s)}
+
+    def found(text: str, sid: str, s: dict[str, Any]) -> bool:  # title, meeting id, session id
+        return any(text.casefold() in v.casefold()
+                   for v in (s["meeting_display_name"], s["associated_id"], sid))
+
+    assert got["sessions_live"] == {ids["live_session"]}
+    assert got["sessions_ended"] == set(expected)
+    assert {s["status"] for s in sdk["facts"]["sessions"]["sessions_ended"]} == {"ENDED"}
+    assert got["sessions_search"] == where(lambda sid, s: found(ids["search"], sid, s))
+    assert len(got["sessions_search"]) == 3
+    assert got["sessions_associated"] == where(
+        lambda sid, s: s["associated_id"] == ids["associated_id"])
+    in_range = where(lambda sid, s: start <= when(s["started_at"]) <= end)
+    assert got["sessions_time_range"] == in_range
+    assert any(when(expected[sid]["started_at"]) == end for sid in in_range), "end is inclusive"
+    assert got["sessions_participants_1_5"] == where(lambda sid, s: 1 <= peers[sid] <= 5) | {
+        ids["live_session"]}  # 2 peers
+    assert got["sessions_participants_exact"] == where(lambda sid, s: peers[sid] == 5)
+    assert len(got["sessions_participants_exact"]) == 4
+
+    low, high = (int(n) for n in ids["combined_participants"].split(":"))
+    c_start, c_end = when(ids["combined_start_time"]), when(ids["combined_end_time"])
+    combined = where(lambda sid, s: low <= peers[sid] <= high and found(ids["combined_search"], sid, s)
+                     and c_start <= when(s["started_at"]) <= c_end)
+    assert len(combined) == 3 and any(when(expected[sid]["started_at"]) == c_end
+                                      for sid in combined)
+    rows = sdk["facts"]["sessions"]["sessions_combined"]
+    assert ids_of(rows) == sorted(combined, key=lambda sid: expected[sid]["minutes_consumed"])
+
+
+# --------------------------------------------------------------------------
+# GET /sessions/{session_id}
+# --------------------------------------------------------------------------
+
+
+def test_session_details(sdk: dict[str, Any], sdk_server: Any, generation: str) -> None:
+    expected, ids = sdk_server.expected["sessions"], sdk_server.ids
+    details = sdk["facts"]["session"]
+    # What each generation types: 5.0.0 reads data.session, 5.3+ reads the fields of data.
+    assert {d["shape"] for d in details.values()} == {"nested" if generation == "seed" else "flat"}
+    for name, key in (("details_ended", "ended_session"), ("details_parent", "parent_session"),
+                      ("details_breakout_room", "breakout_room")):
+        assert session_matches(details[name], expected[ids[key]], sdk_server.app) == {}, name
+    # Both places hold the same session.
+    for name, call in sdk["calls"].items():
+        if name.startswith("details_"):
+            data = call["response"]["data"]
+            assert {k: v for k, v in data.items() if k != "session"} == data["session"], name
+
+
+def test_breakout_rooms_only_when_asked(sdk: dict[str, Any], sdk_server: Any) -> None:
+    expected, ids = sdk_server.expected["sessions"], sdk_server.ids
+    rooms = sorted(sid for sid, s in expected.items()
+                   if s["parent_session_id"] == ids["parent_session"])
+    details = sdk["facts"]["session"]
+    assert sorted(details["details_parent_rooms"]["breakout_room_ids"]) == rooms
+    assert details["details_parent"]["breakout_room_ids"] == []
+    assert details["details_parent_no_rooms"]["breakout_room_ids"] == []
+    full = sdk["calls"]["details_parent_rooms"]["response"]["data"]["session"]["breakout_rooms"]
+    for room in full:  # full session objects, as the parent's rooms
+        assert session_matches(room, expected[room["id"]], sdk_server.app) == {}
+        assert room["parent_session_id"] == ids["parent_session"]
+    # The list holds top-level sessions only, each with its rooms.
+    listed = {s["id"]: s for s in sdk["facts"]["sessions"]["sessions_created_desc"]}
+    assert not set(rooms) & set(listed)
+    assert sorted(listed[ids["parent_session"]]["breakout_room_ids"]) == rooms
+
+
+# --------------------------------------------------------------------------
+# GET /sessions/{session_id}/participants
+# --------------------------------------------------------------------------
+
+
+def test_participants_of_an_ended_session(sdk: dict[str, Any], sdk_server: Any) -> None:
+    ids = sdk_server.ids
+    want = sdk_server.expected["sessions"][ids["ended_session"]]["participants_joinedAt_asc"]
+    got, paging = sdk["facts"]["participants"], sdk["facts"]["paging"]
+    assert participant_rows(got["participants_ended"]) == want
+    assert participant_rows(got["participants_ended_default"]) == want  # 13 < 25 per page
+    assert paging["participants_ended"] == {"total_count": len(want), "start_offset": 1,
+                                            "end_offset": len(want)}
+    assert participant_rows(got["participants_ended_page_2"]) == want[5:10]
+    assert paging["participants_ended_page_2"] == {"total_count": len(want), "start_offset": 6,
+                                                   "end_offset": 10}
+    by_duration = got["participants_ended_duration_desc"]
+    assert sorted(ids_of(by_duration)) == sorted(ids_of(want))
+    durations = [p["duration"] for p in by_duration]
+    assert durations == sorted(durations, reverse=True)
+    rejoined = [p for p in want if p["user_id"] == ids["search_user_id"]]
+    assert len(rejoined) == 2
+    assert participant_rows(got["participants_ended_search"]) == rejoined
+    for participant in sdk["calls"]["participants_ended"]["response"]["data"]["participants"]:
+        assert participant["session_id"] == ids["ended_session"]
+        assert "peer_events" not in participant
+    for row in got["participants_ended_events"]:
+        events = row["peer_events"]
+        assert [e["event_name"] for e in events] == ["PEER_CREATED", "PEER_JOINING",
+                                                    "PEER_LEAVING"]
+        assert {e["peer_id"] for e in events} == {row["id"]}
+        assert {e["session_id"] for e in events} == {ids["ended_session"]}
+
+
+def test_consolidated_view_sums_breakout_rooms(sdk: dict[str, Any],
+                                               sdk_server: Any) -> None:
+    want = sdk_server.expected["consolidated"]["duration_by_user_id"]
+    got = sdk["facts"]["participants"]
+    consolidated = got["participants_parent_consolidated"]
+    assert {p["user_id"]: p["duration"] for p in consolidated} == want
+    assert len(consolidated) == len(want)  # one row per user
+    raw = got["participants_parent_raw"]
+    assert len(raw) == len(sdk_server.expected["sessions"][sdk_server.ids["parent_session"]][
+        "participants_joinedAt_asc"])
+    top3 = got["participants_parent_consolidated_duration"]
+    assert [p["duration"] for p in top3] == sorted(want.values(), reverse=True)[:3]
+
+
+# --------------------------------------------------------------------------
+# the live session
+# --------------------------------------------------------------------------
+
+
+def test_live_session_is_live(sdk: dict[str, Any], sdk_server: Any) -> None:
+    ids = sdk_server.ids
+    live = sdk["facts"]["session"]["details_live"]
+    elapsed = (datetime.now(UTC) - sdk_server.started).total_seconds() / 60
+    assert live["status"] == "LIVE"
+    assert live["ended_at"] is None
+    assert live["live_participants"] == 1
+    assert live["max_concurrent_participants"] == 2
+    assert live["associated_id"] == ids["live_meeting"]
+    assert live["meeting_display_name"] == ids["live_title"]
+    assert live["meta"] == {"source": "sdk-conformance", "room": 1}
+    assert live["breakout_room_ids"] == []
+    # 9 minutes (still in, growing) + 5 minutes (left): 14 at ingest time.
+    assert 14.0 <= live["minutes_consumed"] <= 14.0 + elapsed + 0.01
+    listed = sdk["facts"]["sessions"]["sessions_live"]
+    assert [s["status"] for s in listed] == ["LIVE"]
+
+    people = {p["id"]: p for p in sdk["facts"]["participants"]["participants_live"]}
+    assert list(people) == [ids["live_peer"], ids["left_peer"]]  # joinedAt ASC
+    stays, gone = people[ids["live_peer"]], people[ids["left_peer"]]
+    assert stays["left_at"] is None
+    assert 9.0 <= stays["duration"] <= 9.0 + elapsed + 0.01
+    assert gone["duration"] == 5.0
+    assert gone["left_at"] is not None
+    assert [e["event_name"] for e in stays["peer_events"]] == ["PEER_CREATED", "PEER_JOINING"]
+    assert [e["event_name"] for e in gone["peer_events"]] == ["PEER_CREATED", "PEER_JOINING",
+                                                              "PEER_LEAVING"]
+    assert {e["preset_view_type"] for e in stays["peer_events"]} == {"GROUP_CALL"}
+    searched = sdk["facts"]["participants"]["participants_live_search"]
+    assert ids_of(searched) == [ids["live_peer"]]  # display name, case-insensitive
+
+
+# --------------------------------------------------------------------------
+# GET /sessions/{session_id}/participants/{participant_id}
+# --------------------------------------------------------------------------
+
+
+def test_participant_details(sdk: dict[str, Any], sdk_server: Any) -> None:
+    ids = sdk_server.ids
+    want = sdk_server.expected["sessions"][ids["ended_session"]]["participants_joinedAt_asc"][0]
+    details = sdk["facts"]["participant"]
+    assert participant_rows([details["participant_ended"]]) == [want]
+    assert details["participant_ended"]["peer_events"] is None
+    assert [e["event_name"] for e in details["participant_ended_events"]["peer_events"]] == [
+        "PEER_CREATED", "PEER_JOINING", "PEER_LEAVING"]
+
+    live = details["participant_live"]
+    assert live["id"] == ids["live_peer"] and live["left_at"] is None
+    assert live["display_name"] == "Stella Stays"
+    assert live["custom_participant_id"] == "cpi-stays"
+    stats = live["peer_stats"]
+    device = stats["device_info"]
+    assert (device["browser"], device["cpus"], device["memory"], device["os"],
+            device["os_version"], device["is_mobile"], device["sdk_name"],
+            device["user_agent"]) == ("Chrome", 8, 16, "Mac OS X", "10.15.7", False, "web-core",
+                                      ids["live_user_agent"])
+    assert stats["ip_information"]["ipv4"] == "8.8.8.8"
+    assert stats["ip_information"]["country"] == "US"
+    precall = stats["precall_network_information"]
+    assert precall["throughtput"] == 12000  # the seed's spelling
+    assert (precall["rtt"], precall["jitter"], precall["turn_connectivity"]) == (40.25, 2.5, True)
+    assert [e["type"] for e in stats["events"]] == ["audio_on", "network_quality"]
+    assert live["quality_stats"] == []
+    assert [e["event_name"] for e in details["participant_live_events"]["peer_events"]] == [
+        "PEER_CREATED", "PEER_JOINING"]
+    assert details["participant_left"]["duration"] == 5.0
+    assert details["participant_left"]["peer_stats"]["device_info"] is None  # no metadata
+
+
+def test_participant_details_filters_of_the_seed(sdk: dict[str, Any], generation: str) -> None:
+    details = sdk["facts"]["participant"]
+    if generation != "seed":
+        assert "participant_live_device_info" not in details  # 5.3+ has no `filters`
+        return
+    device_only = details["participant_live_device_info"]
+    assert set(device_only["peer_stats"]) == {"config", "device_info", "status"}
+    assert device_only["peer_stats"]["device_info"]["browser"] == "Chrome"
+    assert device_only["quality_stats"] is None
+    quality_only = details["participant_live_quality_stats"]
+    assert quality_only["peer_stats"] is None
+    assert quality_only["quality_stats"] == []
+    events_only = details["participant_live_events_filter"]
+    assert set(events_only["peer_stats"]) == {"config", "events", "status"}
+    assert events_only["peer_events"] is not None
+
+
+def test_api_key_and_email_auth(sdk: dict[str, Any], sdk_server: Any) -> None:
+    facts, ids = sdk["facts"], sdk_server.ids
+    assert ids_of(facts["sessions"]["key_sessions"]) == [ids["live_session"]]
+    assert facts["session"]["key_details_live"]["id"] == ids["live_session"]
+    assert ids_of(facts["participants"]["key_participants_live"]) == [ids["live_peer"],
+                                                                      ids["left_peer"]]
+    assert facts["participant"]["key_participant_live"]["id"] == ids["live_peer"]
+
+
+def test_errors_raise_the_sdk_exceptions(sdk: dict[str, Any]) -> None:
+    errors = sdk["errors"]
+    want = {
+        "not_found_session": ("NotFoundError", 404),
+        "not_found_participants": ("NotFoundError", 404),
+        "not_found_participant": ("NotFoundError", 404),
+        "unauthenticated_sessions": ("AuthenticationError", 401),
+        "unauthenticated_details": ("AuthenticationError", 401),
+        "unauthenticated_key": ("AuthenticationError", 401),
+        "forbidden_other_account": ("PermissionDeniedError", 403),
+        "bad_participants_range": ("BadRequestError", 400),
+        "bad_per_page": ("BadRequestError", 400),
+    }
+    assert {k: (v["exception"], v["status_code"]) for k, v in errors.items()} == want
+    for name in ("unauthenticated_sessions", "forbidden_other_account"):
+        assert errors[name]["body"]["errors"] == [{"code": 10000,
+                                                   "message": "Authentication error"}]
+    for name in ("not_found_session", "bad_per_page"):
+        body = errors[name]["body"]
+        assert body["success"] is False and body["error"]["code"] == errors[name]["status_code"]
+    assert "per_page" in errors["bad_per_page"]["body"]["error"]["message"]
+
+
+# --------------------------------------------------------------------------
+# the two generations read the same data
+# --------------------------------------------------------------------------
+
+
+def without_volatile(value: Any, live: set[str]) -> Any:
+    """Drop what grows with the clock: minutes of the live session and of its peer still in."""
+    if isinstance(value, list):
+        return [without_volatile(v, live) for v in value]
+    if not isinstance(value, dict):
+        return value
+    volatile = value.get("left_at") is None and any(
+        value.get(k) in live for k in ("id", "session_id", "peer_id"))
+    return {k: without_volatile(v, live) for k, v in value.items()
+            if not (volatile and k in ("minutes_consumed", "duration"))}
+
+
+def test_generations_agree(runs: Callable[[str], Outcome], sdk_server: Any) -> None:
+    live = {sdk_server.ids["live_session"], sdk_server.ids["live_peer"]}
+    outputs = {}
+    for generation in GENERATIONS:
+        outcome = runs(generation)
+        assert outcome.output is not None and outcome.returncode == 0, outcome.describe()
+        outputs[generation] = outcome.output
+    current, seed = outputs["current"], outputs["seed"]
+
+    only_seed = set(seed["calls"]) - set(current["calls"])
+    assert set(current["calls"]) <= set(seed["calls"])
+    assert only_seed == {"participant_live_device_info", "participant_live_quality_stats",
+                         "participant_live_events_filter"}
+    differ = {name: (without_volatile(current["calls"][name]["response"], live),
+                     without_volatile(seed["calls"][name]["response"], live))
+              for name in current["calls"]}
+    assert [name for name, (a, b) in differ.items() if a != b] == []
+
+    def comparable_facts(facts: dict[str, Any]) -> Any:
+        facts = json.loads(json.dumps(facts))
+        for detail in facts["session"].values():
+            detail.pop("shape")  # nested (5.0.0) vs flat (5.3+): checked above
+        for name in only_seed:
+            facts["participant"].pop(name, None)
+        for detail in facts["participant"].values():
+            detail.pop("typed_fields")  # what each generation declares differs by design
+        return without_volatile(facts, live)
+
+    assert comparable_facts(current["facts"]) == comparable_facts(seed["facts"])
+    assert current["errors"] == seed["errors"]
