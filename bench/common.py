@@ -40,11 +40,18 @@ def cli(env: dict, *args: str) -> str:
 def served(database_url: str, workers: int = 1):
     """A real `rtk-sessions serve` on a free port; yields (base_url, token)."""
     env = {**os.environ, "RTK_DATABASE_URL": database_url, "RTK_LOG_LEVEL": "warning"}
-    token = cli(env, "token", "create", "--account", "bench", "--scope", "read",
-                "--scope", "ingest").strip().splitlines()[-1]
+    token = (
+        cli(env, "token", "create", "--account", "bench", "--scope", "read", "--scope", "ingest")
+        .strip()
+        .splitlines()[-1]
+    )
     port = free_port()
-    process = subprocess.Popen([CLI, "serve", "--port", str(port), "--workers", str(workers)],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [CLI, "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

@@ -44,9 +44,11 @@ def ceiling(lines: list[bytes], folder: Path, batch: int) -> float:
     conn = sqlite3.connect(folder / "ceiling.db", isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("CREATE TABLE events (app_pk INTEGER, event_id TEXT, type TEXT, ts TEXT, "
-                 "session_id TEXT, peer_id TEXT, payload TEXT, PRIMARY KEY (app_pk, event_id))"
-                 " WITHOUT ROWID")
+    conn.execute(
+        "CREATE TABLE events (app_pk INTEGER, event_id TEXT, type TEXT, ts TEXT, "
+        "session_id TEXT, peer_id TEXT, payload TEXT, PRIMARY KEY (app_pk, event_id))"
+        " WITHOUT ROWID"
+    )
     decoder = msgspec.json.Decoder(Envelope)
     started = time.perf_counter()
     for chunk in batches(lines, batch):
@@ -99,8 +101,10 @@ def main() -> None:
         print(f"ceiling  (raw executemany): {len(lines) / base:10,.0f} events/s")
         for name, run in (("pipeline", pipeline), ("http", http)):
             elapsed = run(lines, folder, args.batch)
-            print(f"{name:9}(ours)           : {len(lines) / elapsed:10,.0f} events/s  "
-                  f"= {base / elapsed:5.1%} of the ceiling")
+            print(
+                f"{name:9}(ours)           : {len(lines) / elapsed:10,.0f} events/s  "
+                f"= {base / elapsed:5.1%} of the ceiling"
+            )
 
 
 if __name__ == "__main__":

@@ -57,7 +57,9 @@ def main() -> None:
                 first = c.get(f"{api}/sessions").json()
                 total = first["paging"]["total_count"]
                 session = first["data"]["sessions"][0]["id"]
-                print(f"demo app: {total} listed sessions; {args.requests} sequential requests each")
+                print(
+                    f"demo app: {total} listed sessions; {args.requests} sequential requests each"
+                )
                 print(f"{'query':28} {'p50 ms':>8} {'p99 ms':>8} {'rows':>5}")
                 for name, template in QUERIES.items():
                     path = template.format(api=api, session=session)
@@ -68,10 +70,19 @@ def main() -> None:
                         timings.append((time.perf_counter() - started) * 1000)
                         answer.raise_for_status()
                     body = answer.json()
-                    rows = len(body.get("data", {}).get("sessions", body.get("data", {}).get(
-                        "participants", []))) if "data" in body else 0
-                    print(f"{name:28} {percentile(timings, 0.5):8.2f} "
-                          f"{percentile(timings, 0.99):8.2f} {rows:5}")
+                    rows = (
+                        len(
+                            body.get("data", {}).get(
+                                "sessions", body.get("data", {}).get("participants", [])
+                            )
+                        )
+                        if "data" in body
+                        else 0
+                    )
+                    print(
+                        f"{name:28} {percentile(timings, 0.5):8.2f} "
+                        f"{percentile(timings, 0.99):8.2f} {rows:5}"
+                    )
 
 
 if __name__ == "__main__":

@@ -55,11 +55,23 @@ def database(database_url: str) -> Iterator[Database]:
     db.dispose()
 
 
-def make_token(db: Database, account: str = ACCOUNT, apps: list[str] | None = None,
-               scopes: tuple[str, ...] = ("read", "ingest"), email: str | None = None) -> str:
+def make_token(
+    db: Database,
+    account: str = ACCOUNT,
+    apps: list[str] | None = None,
+    scopes: tuple[str, ...] = ("read", "ingest"),
+    email: str | None = None,
+) -> str:
     with db.write() as conn:
-        _, secret = create_token(conn, account_id=account, app_ids=apps, scopes=list(scopes),
-                                 email=email, name="test", now_ms=0)
+        _, secret = create_token(
+            conn,
+            account_id=account,
+            app_ids=apps,
+            scopes=list(scopes),
+            email=email,
+            name="test",
+            now_ms=0,
+        )
     return secret
 
 
@@ -79,8 +91,9 @@ class LiveServer:
     def api(self, account: str = ACCOUNT, app: str = APP) -> str:
         return f"/accounts/{account}/realtime/kit/{app}"
 
-    def ingest(self, events: list[dict] | bytes, account: str = ACCOUNT, app: str = APP,
-               **kwargs) -> httpx.Response:
+    def ingest(
+        self, events: list[dict] | bytes, account: str = ACCOUNT, app: str = APP, **kwargs
+    ) -> httpx.Response:
         with self.client() as client:
             path = f"/ingest/accounts/{account}/apps/{app}/events"
             if isinstance(events, bytes):
@@ -89,8 +102,7 @@ class LiveServer:
 
 
 def serve_in_thread(app, port: int) -> tuple[uvicorn.Server, threading.Thread]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

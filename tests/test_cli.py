@@ -20,8 +20,11 @@ CLI = str(Path(sys.executable).with_name("rtk-sessions"))
 
 @pytest.fixture
 def env(tmp_path):
-    return {**os.environ, "RTK_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-            "RTK_CONFIG_FILE": ""}
+    return {
+        **os.environ,
+        "RTK_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "RTK_CONFIG_FILE": "",
+    }
 
 
 def run(env, *args, check=True):
@@ -32,8 +35,21 @@ def run(env, *args, check=True):
 
 
 def test_token_create_prints_the_token_alone_on_the_last_line(env):
-    result = run(env, "token", "create", "--account", "acc", "--app", "a1", "--scope", "read",
-                 "--scope", "ingest", "--name", "ci")
+    result = run(
+        env,
+        "token",
+        "create",
+        "--account",
+        "acc",
+        "--app",
+        "a1",
+        "--scope",
+        "read",
+        "--scope",
+        "ingest",
+        "--name",
+        "ci",
+    )
     token = result.stdout.strip().splitlines()[-1]
     assert token.startswith("rtk_") and " " not in token
     db = Database(env["RTK_DATABASE_URL"])
@@ -90,3 +106,19 @@ def test_migrate_is_idempotent(env):
 def test_invalid_settings_stop_with_the_setting_named(env):
     result = run({**env, "RTK_PORT": "not-a-port"}, "migrate", check=False)
     assert result.returncode == 2 and "port" in result.stderr
+
+
+def test_demo_loads_through_the_pipeline_prints_a_working_token_and_is_rerunnable(env):
+    first = run(env, "demo", "--no-serve", "--seed", "3")
+    token = first.stdout.strip().splitlines()[-1]
+    assert token.startswith("rtk_")
+    assert (
+        "rejected 0" in first.stderr and "client.realtime_kit.sessions.get_sessions" in first.stderr
+    )
+    db = Database(env["RTK_DATABASE_URL"])
+    with db.read() as conn:
+        grant = find_active(conn, token)
+    assert grant is not None and grant.account_id == "demo-account"
+    assert grant.scopes == {"read", "ingest"}
+    again = run(env, "demo", "--no-serve")
+    assert "already loaded" in again.stderr

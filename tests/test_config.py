@@ -30,7 +30,7 @@ def test_defaults_work_on_a_laptop(monkeypatch, tmp_path):
 
 def test_environment_overrides_toml_file(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "rtk-sessions.toml").write_text('port = 9001\nsession_grace_seconds = 5\n')
+    (tmp_path / "rtk-sessions.toml").write_text("port = 9001\nsession_grace_seconds = 5\n")
     monkeypatch.setenv("RTK_PORT", "9002")
     settings = load_settings()
     assert (settings.port, settings.session_grace_seconds) == (9002, 5)
@@ -44,9 +44,12 @@ def test_explicit_config_file_must_exist(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize(
     ("variable", "value", "named"),
-    [("RTK_PORT", "70000", "port"), ("RTK_SERVER", "gunicorn", "server"),
-     ("RTK_DATABASE_URL", "mysql://x", "database_url"),
-     ("RTK_SESSION_GRACE_SECONDS", "-1", "session_grace_seconds")],
+    [
+        ("RTK_PORT", "70000", "port"),
+        ("RTK_SERVER", "gunicorn", "server"),
+        ("RTK_DATABASE_URL", "mysql://x", "database_url"),
+        ("RTK_SESSION_GRACE_SECONDS", "-1", "session_grace_seconds"),
+    ],
 )
 def test_bad_values_name_the_setting(monkeypatch, tmp_path, variable, value, named):
     monkeypatch.chdir(tmp_path)
@@ -58,6 +61,6 @@ def test_bad_values_name_the_setting(monkeypatch, tmp_path, variable, value, nam
 
 def test_unknown_keys_in_the_toml_file_are_refused(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "rtk-sessions.toml").write_text('prot = 9001\n')
+    (tmp_path / "rtk-sessions.toml").write_text("prot = 9001\n")
     with pytest.raises(ValidationError, match="prot"):
         load_settings()

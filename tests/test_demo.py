@@ -17,9 +17,18 @@ NOW = datetime(2026, 1, 15, 12, 0, 0, 123_000, tzinfo=timezone.utc)
 TS_FORMAT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 GRACE = timedelta(seconds=60)
 COUNTERS = (
-    "packets_sent", "packets_received", "bytes_sent", "bytes_received", "packets_lost",
-    "concealment_events", "total_samples_received", "frames_encoded", "frames_decoded",
-    "frames_dropped", "jitter_buffer_delay", "jitter_buffer_emitted_count",
+    "packets_sent",
+    "packets_received",
+    "bytes_sent",
+    "bytes_received",
+    "packets_lost",
+    "concealment_events",
+    "total_samples_received",
+    "frames_encoded",
+    "frames_decoded",
+    "frames_dropped",
+    "jitter_buffer_delay",
+    "jitter_buffer_emitted_count",
 )
 
 
@@ -123,8 +132,16 @@ def test_size_at_the_defaults(events: list[dict], app: App) -> None:
     assert 40_000 <= len(events) <= 80_000
     assert 150 <= len(app.top_level) <= 250
     assert set(app.by_type) == {
-        "meeting.upserted", "session.started", "session.ended", "peer.joined", "peer.left",
-        "peer.metadata", "peer.event", "peer.stats", "chat.message", "transcript.segment",
+        "meeting.upserted",
+        "session.started",
+        "session.ended",
+        "peer.joined",
+        "peer.left",
+        "peer.metadata",
+        "peer.event",
+        "peer.stats",
+        "chat.message",
+        "transcript.segment",
     }
 
 
@@ -175,8 +192,11 @@ def test_endings(app: App) -> None:
         peers = app.peers[session_id]
         if end["reason"] == "HOST_ENDED_MEETING":
             assert app.present(session_id), "the host ends it while people are still in"
-            assert all(parse(app.left[p["peer_id"]]["ts"]) <= parse(end["ts"])
-                       for p in peers if p["peer_id"] in app.left)
+            assert all(
+                parse(app.left[p["peer_id"]]["ts"]) <= parse(end["ts"])
+                for p in peers
+                if p["peer_id"] in app.left
+            )
         else:
             assert not app.present(session_id)
             assert end["ts"] == max(app.left[p["peer_id"]]["ts"] for p in peers)
@@ -190,7 +210,8 @@ def test_endings(app: App) -> None:
 def test_rejoins_are_new_peers_of_the_same_user(app: App) -> None:
     parents = {room["parent_session_id"] for room in app.rooms}
     rejoined = [
-        session_id for session_id in app.started
+        session_id
+        for session_id in app.started
         if session_id not in parents
         and max(Counter(p["user_id"] for p in app.peers[session_id]).values()) >= 2
     ]
@@ -228,13 +249,17 @@ def test_chat(app: App) -> None:
     messages = app.by_type["chat.message"]
     assert len({m["session_id"] for m in messages}) >= 80
     assert Counter(m["payload_type"] for m in messages).keys() == {
-        "TEXT_MESSAGE", "IMAGE_MESSAGE", "FILE_MESSAGE"}
+        "TEXT_MESSAGE",
+        "IMAGE_MESSAGE",
+        "FILE_MESSAGE",
+    }
     texts = [m["payload"] for m in messages if m["payload_type"] == "TEXT_MESSAGE"]
     assert any(t.startswith("=") for t in texts)
     assert any("\n" in t for t in texts)
     assert any(not t.isascii() for t in texts)
-    assert all(m["payload"].startswith("https://") for m in messages
-               if m["payload_type"] != "TEXT_MESSAGE")
+    assert all(
+        m["payload"].startswith("https://") for m in messages if m["payload_type"] != "TEXT_MESSAGE"
+    )
     assert any(m["pinned"] for m in messages) and any(m["is_edited"] for m in messages)
     for message in messages:
         assert app.joined[message["peer_id"]]["session_id"] == message["session_id"]
@@ -298,8 +323,13 @@ def test_stats_counters_are_cumulative_except_one_reset(app: App) -> None:
     series = _series(app)
     assert sum(len(s) for s in series.values()) >= 50_000
     kinds = Counter((kind, direction) for _, kind, direction, _ in series)
-    assert kinds.keys() == {("audio", "producer"), ("audio", "consumer"), ("video", "producer"),
-                            ("video", "consumer"), ("screenshare_video", "producer")}
+    assert kinds.keys() == {
+        ("audio", "producer"),
+        ("audio", "consumer"),
+        ("video", "producer"),
+        ("video", "consumer"),
+        ("screenshare_video", "producer"),
+    }
     assert 1 <= kinds[("screenshare_video", "producer")] <= 2
     reset_peers = set()
     for (peer_id, *_), samples in series.items():

@@ -6,6 +6,7 @@ from litestar import Litestar, Request, Router, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 
 from rtk_sessions import __version__
 from rtk_sessions.api.auth import token_guard
@@ -20,7 +21,8 @@ from rtk_sessions.config import Settings
 from rtk_sessions.store.database import Database
 
 APP_PATH = "/accounts/{account_id:str}/realtime/kit/{app_id:str}"
-SDK_PREFIX = "/client/v4"  # the official SDKs' base URL ends here
+SDK_PREFIX = "/client/v4"
+TOKEN_SECURITY = [{"BearerToken": []}, {"AuthKey": []}]  # the official SDKs' base URL ends here
 
 API_DESCRIPTION = """The Cloudflare RealtimeKit Sessions API, served from your own data.
 
@@ -33,10 +35,22 @@ created with `rtk-sessions token create`."""
 def _data_routers() -> list[Router]:
     """The read API under both prefixes; the /client/v4 copy is described, not repeated."""
     return [
-        Router(path=prefix + APP_PATH, route_handlers=[SessionsController, ParticipantsController],
-               guards=[token_guard], include_in_schema=not prefix)
+        Router(
+            path=prefix + APP_PATH,
+            route_handlers=[SessionsController, ParticipantsController],
+            guards=[token_guard],
+            include_in_schema=not prefix,
+            security=TOKEN_SECURITY,
+        )
         for prefix in ("", SDK_PREFIX)
-    ] + [Router(path="/", route_handlers=[IngestController], guards=[token_guard])]
+    ] + [
+        Router(
+            path="/",
+            route_handlers=[IngestController],
+            guards=[token_guard],
+            security=TOKEN_SECURITY,
+        )
+    ]
 
 
 @get("/openapi.json", include_in_schema=False, sync_to_thread=False)
@@ -60,7 +74,19 @@ def create_app(
             description=API_DESCRIPTION,
             path="/docs",
             render_plugins=[ScalarRenderPlugin()],
-        ) if settings.openapi_enabled else None,
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(
+                        type="http", scheme="bearer", description="rtk-sessions token create"
+                    ),
+                    "AuthKey": SecurityScheme(
+                        type="apiKey", name="X-Auth-Key", security_scheme_in="header"
+                    ),
+                }
+            ),
+        )
+        if settings.openapi_enabled
+        else None,
         on_shutdown=[] if database else [db.dispose],
         debug=False,
     )

@@ -6,7 +6,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -21,8 +21,11 @@ from rtk_sessions.store import tokens
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.migrate import upgrade
 
-app = typer.Typer(help="Session analytics for real-time video apps, with the RealtimeKit "
-                       "Sessions API.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Session analytics for real-time video apps, with the RealtimeKit Sessions API.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -54,10 +57,10 @@ def migrate() -> None:
 
 @app.command()
 def serve(
-    host: Annotated[Optional[str], typer.Option(help="Address to bind (RTK_HOST).")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port (RTK_PORT).")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Worker processes (RTK_WORKERS).")] = None,
-    server: Annotated[Optional[str], typer.Option(help="granian or uvicorn (RTK_SERVER).")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (RTK_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (RTK_PORT).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (RTK_WORKERS).")] = None,
+    server: Annotated[str | None, typer.Option(help="granian or uvicorn (RTK_SERVER).")] = None,
 ) -> None:
     """Serve the API (migrating the database first)."""
     settings = _settings(host=host, port=port, workers=workers, server=server)
@@ -67,31 +70,59 @@ def serve(
 
 def run_server(settings: Settings) -> None:
     # Worker processes build the app from RTK_* (rtk_sessions.asgi): hand the flags on.
-    os.environ.update({"RTK_HOST": settings.host, "RTK_PORT": str(settings.port),
-                       "RTK_DATABASE_URL": settings.database_url})
-    err.print(f"serving on http://{settings.host}:{settings.port} ({settings.server}, "
-              f"{settings.workers} worker(s)); docs at /docs, SDK base URL "
-              f"http://{settings.host}:{settings.port}/client/v4")
+    os.environ.update(
+        {
+            "RTK_HOST": settings.host,
+            "RTK_PORT": str(settings.port),
+            "RTK_DATABASE_URL": settings.database_url,
+        }
+    )
+    err.print(
+        f"serving on http://{settings.host}:{settings.port} ({settings.server}, "
+        f"{settings.workers} worker(s)); docs at /docs, SDK base URL "
+        f"http://{settings.host}:{settings.port}/client/v4"
+    )
     if settings.server == "uvicorn":
         import uvicorn
 
-        uvicorn.run("rtk_sessions.asgi:app", host=settings.host, port=settings.port,
-                    workers=settings.workers, log_level=settings.log_level, access_log=False)
+        uvicorn.run(
+            "rtk_sessions.asgi:app",
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level,
+            access_log=False,
+        )
         return
     from granian import Granian
 
-    Granian("rtk_sessions.asgi:app", address=settings.host, port=settings.port,
-            interface="asgi", workers=settings.workers, log_level=settings.log_level,
-            loop="uvloop" if sys.platform != "win32" else "auto").serve()
+    Granian(
+        "rtk_sessions.asgi:app",
+        address=settings.host,
+        port=settings.port,
+        interface="asgi",
+        workers=settings.workers,
+        log_level=settings.log_level,
+        loop="uvloop" if sys.platform != "win32" else "auto",
+    ).serve()
 
 
 @token_app.command("create")
 def token_create(
     account: Annotated[str, typer.Option(help="Account id the token is for.")],
-    app_id: Annotated[Optional[list[str]], typer.Option("--app", help="Limit to this app (repeatable); default: every app of the account.")] = None,
-    scope: Annotated[Optional[list[str]], typer.Option(help="read and/or ingest (repeatable); default: read.")] = None,
-    email: Annotated[Optional[str], typer.Option(help="Bind to this email (checked with X-Auth-Email).")] = None,
-    name: Annotated[Optional[str], typer.Option(help="A label for `token list`.")] = None,
+    app_id: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--app", help="Limit to this app (repeatable); default: every app of the account."
+        ),
+    ] = None,
+    scope: Annotated[
+        list[str] | None, typer.Option(help="read and/or ingest (repeatable); default: read.")
+    ] = None,
+    email: Annotated[
+        str | None, typer.Option(help="Bind to this email (checked with X-Auth-Email).")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="A label for `token list`.")] = None,
 ) -> None:
     """Create a token. The token is printed once, alone on the last line of standard output."""
     settings = _settings()
@@ -99,20 +130,28 @@ def token_create(
     try:
         with database.write() as conn:
             grant, secret = tokens.create_token(
-                conn, account_id=account, app_ids=app_id or None, scopes=scope or ["read"],
-                email=email, name=name, now_ms=system_clock())
+                conn,
+                account_id=account,
+                app_ids=app_id or None,
+                scopes=scope or ["read"],
+                email=email,
+                name=name,
+                now_ms=system_clock(),
+            )
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     apps = ", ".join(grant.app_ids) if grant.app_ids else "all apps"
-    err.print(f"token {grant.token_id} for account {grant.account_id} ({apps}), "
-              f"scopes {', '.join(sorted(grant.scopes))}. It is shown only now:")
+    err.print(
+        f"token {grant.token_id} for account {grant.account_id} ({apps}), "
+        f"scopes {', '.join(sorted(grant.scopes))}. It is shown only now:"
+    )
     print(secret)
 
 
 @token_app.command("list")
 def token_list(
-    account: Annotated[Optional[str], typer.Option(help="Only this account's tokens.")] = None,
+    account: Annotated[str | None, typer.Option(help="Only this account's tokens.")] = None,
 ) -> None:
     """List tokens (ids and grants; secrets are not stored)."""
     database = _database(_settings())
@@ -120,9 +159,16 @@ def token_list(
         grants = tokens.list_tokens(conn, account)
     table = Table("id", "account", "apps", "scopes", "email", "name", "created", "revoked")
     for g in grants:
-        table.add_row(g.token_id, g.account_id, ", ".join(g.app_ids) if g.app_ids else "*",
-                      ",".join(sorted(g.scopes)), g.email or "", g.name or "",
-                      iso_ms(g.created_ms), iso_ms(g.revoked_ms) or "")
+        table.add_row(
+            g.token_id,
+            g.account_id,
+            ", ".join(g.app_ids) if g.app_ids else "*",
+            ",".join(sorted(g.scopes)),
+            g.email or "",
+            g.name or "",
+            iso_ms(g.created_ms),
+            iso_ms(g.revoked_ms) or "",
+        )
     console = Console()
     if not console.is_terminal:  # piped: do not squeeze ids to the default 80 columns
         console = Console(width=200)
@@ -130,7 +176,9 @@ def token_list(
 
 
 @token_app.command("revoke")
-def token_revoke(token_id: Annotated[str, typer.Argument(help="The id shown by `token list`.")]) -> None:
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="The id shown by `token list`.")],
+) -> None:
     """Revoke a token; requests with it fail with 401 from then on."""
     database = _database(_settings())
     with database.write() as conn:
@@ -143,7 +191,14 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="The id shown by `
 
 @app.command()
 def ingest(
-    files: Annotated[list[Path], typer.Argument(help="NDJSON or JSON-array files of native events (gzip ok).", exists=True, dir_okay=False)],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="NDJSON or JSON-array files of native events (gzip ok).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
     account: Annotated[str, typer.Option(help="Account id.")],
     app_id: Annotated[str, typer.Option("--app", help="App id.")],
 ) -> None:
@@ -166,16 +221,24 @@ def ingest(
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                    TimeRemainingColumn(), console=err, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
 
 
 def _print_report(report: IngestReport, seconds: float) -> None:
     events = report.accepted + report.duplicates + len(report.rejected)
     rate = events / seconds if seconds > 0 else 0.0
-    err.print(f"accepted {report.accepted}, duplicates {report.duplicates}, "
-              f"rejected {len(report.rejected)} ({events} events in {seconds:.2f} s, "
-              f"{rate:,.0f} events/s)")
+    err.print(
+        f"accepted {report.accepted}, duplicates {report.duplicates}, "
+        f"rejected {len(report.rejected)} ({events} events in {seconds:.2f} s, "
+        f"{rate:,.0f} events/s)"
+    )
     for rejection in report.rejected[:20]:
         err.print(f"  event {rejection.index} ({rejection.id}): {rejection.error}")
     if len(report.rejected) > 20:
@@ -184,10 +247,12 @@ def _print_report(report: IngestReport, seconds: float) -> None:
 
 @app.command()
 def demo(
-    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")] = True,
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")
+    ] = True,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 7,
-    host: Annotated[Optional[str], typer.Option(help="Address to bind (RTK_HOST).")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port (RTK_PORT).")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (RTK_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (RTK_PORT).")] = None,
 ) -> None:
     """Load a realistic synthetic app (through the ingest pipeline), print a token and serve it."""
     from rtk_sessions.demo_load import load_demo, sdk_snippet
@@ -197,14 +262,22 @@ def demo(
     with _progress() as progress:
         result = load_demo(database, seed=seed, progress=progress)
     if result.report is None:
-        err.print(f"demo app {result.account_id}/{result.app_id} already loaded "
-                  f"({result.sessions} sessions); set RTK_DATABASE_URL to start afresh")
+        err.print(
+            f"demo app {result.account_id}/{result.app_id} already loaded "
+            f"({result.sessions} sessions); set RTK_DATABASE_URL to start afresh"
+        )
     else:
         _print_report(result.report, result.seconds)
     with database.write() as conn:
-        _, secret = tokens.create_token(conn, account_id=result.account_id, app_ids=None,
-                                        scopes=["read", "ingest"], email=None, name="demo",
-                                        now_ms=system_clock())
+        _, secret = tokens.create_token(
+            conn,
+            account_id=result.account_id,
+            app_ids=None,
+            scopes=["read", "ingest"],
+            email=None,
+            name="demo",
+            now_ms=system_clock(),
+        )
     database.dispose()
     err.print(sdk_snippet(settings, result.account_id, result.app_id, secret))
     print(secret)

@@ -24,8 +24,10 @@ def iso_ms(ms: int | None) -> str | None:
         return None
     seconds, millis = divmod(ms, 1000)
     t = time.gmtime(seconds)  # several times faster than datetime.strftime
-    return (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
-            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{millis:03d}Z")
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{millis:03d}Z"
+    )
 
 
 def datetime_to_ms(value: datetime) -> int:

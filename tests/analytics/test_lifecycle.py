@@ -72,67 +72,78 @@ CASES = {
     "rejoin counts both peers, concurrency 1": (
         SessionFacts(start_event_ms=0),
         [p("a1", 0, 10 * M), p("a2", 12 * M, 20 * M)],
-        30 * M, M,
+        30 * M,
+        M,
         dict(peer_count=2, max_concurrent=1, minutes=18.0, status=ENDED, ended=20 * M, live=0),
     ),
     "overlap": (
         SessionFacts(start_event_ms=0),
         [p("a", 0, 10 * M), p("b", 5 * M, 15 * M)],
-        30 * M, M,
+        30 * M,
+        M,
         dict(max_concurrent=2, minutes=20.0, status=ENDED, ended=15 * M),
     ),
     "live under a controlled clock": (
         SessionFacts(start_event_ms=0),
         [p("a", 0, None), p("b", 2 * M, 5 * M)],
-        10 * M, M,
+        10 * M,
+        M,
         dict(minutes=13.0, status=LIVE, ended=None, live=1),
     ),
     "inside the grace period it is still live": (
         SessionFacts(start_event_ms=0),
         [p("a", 0, 10 * M)],
-        10 * M + 59_999, M,
+        10 * M + 59_999,
+        M,
         dict(status=LIVE, ended=None, live=0),
     ),
     "grace period over: ended at the last leave": (
         SessionFacts(start_event_ms=0),
         [p("a", 0, 10 * M)],
-        11 * M, M,
+        11 * M,
+        M,
         dict(status=ENDED, ended=10 * M),
     ),
     "host ended with peers still in": (
         SessionFacts(start_event_ms=0, end_event_ms=8 * M, end_reason="HOST_ENDED_MEETING"),
         [p("a", 0, None), p("b", M, 3 * M), p("c", 2 * M, None)],
-        60 * M, M,
+        60 * M,
+        M,
         dict(minutes=8 + 2 + 6, status=ENDED, ended=8 * M, live=0, max_concurrent=3),
     ),
     "all participants left: ended at the last leave, not the event": (
         SessionFacts(start_event_ms=0, end_event_ms=11 * M, end_reason="ALL_PARTICIPANTS_LEFT"),
         [p("a", 0, 10 * M)],
-        10 * M + 1, M,
+        10 * M + 1,
+        M,
         dict(status=ENDED, ended=10 * M, minutes=10.0),
     ),
     "superseded by the meeting's next session": (
         SessionFacts(start_event_ms=0, superseded_ms=30 * M),
         [p("a", 0, None)],
-        99 * M, M,
+        99 * M,
+        M,
         dict(status=ENDED, ended=30 * M, minutes=30.0, live=0),
     ),
     "a join before session.started moves the start": (
         SessionFacts(start_event_ms=5 * M),
         [p("a", 3 * M, 9 * M)],
-        99 * M, M,
+        99 * M,
+        M,
         dict(started=3 * M),
     ),
     "no session.started: the first join is the start": (
         SessionFacts(),
         [p("b", 4 * M, 9 * M), p("a", 2 * M, 5 * M)],
-        99 * M, M,
+        99 * M,
+        M,
         dict(started=2 * M, peer_count=2),
     ),
     "empty session ends a grace period after it started": (
         SessionFacts(start_event_ms=0),
         [],
-        2 * M, M,
+        2 * M,
+        M,
         dict(status=ENDED, ended=0, minutes=0.0, max_concurrent=0),
     ),
 }
@@ -142,10 +153,14 @@ CASES = {
 def test_session_summary_table(name):
     facts, peers, now, grace, expected = CASES[name]
     summary = summarize_session(facts, peers)
-    session_status = status(summary.closed_ms, summary.open_peers, summary.quiet_since_ms, now,
-                            grace)
-    minutes = to_minutes(minutes_consumed_ms(summary.closed_peer_ms, summary.open_peers,
-                                             summary.open_join_sum_ms, now))
+    session_status = status(
+        summary.closed_ms, summary.open_peers, summary.quiet_since_ms, now, grace
+    )
+    minutes = to_minutes(
+        minutes_consumed_ms(
+            summary.closed_peer_ms, summary.open_peers, summary.open_join_sum_ms, now
+        )
+    )
     got = dict(
         peer_count=summary.peer_count,
         max_concurrent=summary.max_concurrent,
@@ -160,8 +175,12 @@ def test_session_summary_table(name):
 
 def test_minutes_of_a_live_session_grow_with_the_clock():
     summary = summarize_session(SessionFacts(start_event_ms=0), [p("a", 0, None), p("b", M, None)])
-    at = lambda now: minutes_consumed_ms(summary.closed_peer_ms, summary.open_peers,  # noqa: E731
-                                         summary.open_join_sum_ms, now)
+    at = lambda now: minutes_consumed_ms(
+        summary.closed_peer_ms,
+        summary.open_peers,  # noqa: E731
+        summary.open_join_sum_ms,
+        now,
+    )
     assert to_minutes(at(5 * M)) == 9.0
     assert to_minutes(at(6 * M)) == 11.0
 
@@ -169,8 +188,9 @@ def test_minutes_of_a_live_session_grow_with_the_clock():
 def test_parent_stays_live_while_a_breakout_room_has_peers():
     parent = summarize_session(SessionFacts(start_event_ms=0), [p("a", 0, 10 * M)])
     room = summarize_session(SessionFacts(start_event_ms=10 * M), [p("a2", 10 * M, None)])
-    tree_open, tree_quiet = tree_aggregate(parent.open_peers, parent.quiet_since_ms,
-                                           [(room.open_peers, room.quiet_since_ms)])
+    tree_open, tree_quiet = tree_aggregate(
+        parent.open_peers, parent.quiet_since_ms, [(room.open_peers, room.quiet_since_ms)]
+    )
     assert status(parent.closed_ms, parent.open_peers, parent.quiet_since_ms, 30 * M, M) == ENDED
     assert status(parent.closed_ms, tree_open, tree_quiet, 30 * M, M) == LIVE
 
@@ -194,10 +214,14 @@ def test_summary_does_not_depend_on_peer_order(raw, rnd):
 def test_minutes_equal_the_sum_of_peer_durations(raw):
     peers = [p(f"p{i}", j, None if l is None else max(j, l)) for i, (j, l) in enumerate(raw)]
     for closed in (None, 5_000):
-        facts = SessionFacts(start_event_ms=0, end_event_ms=closed,
-                             end_reason="HOST_ENDED_MEETING" if closed else None)
+        facts = SessionFacts(
+            start_event_ms=0,
+            end_event_ms=closed,
+            end_reason="HOST_ENDED_MEETING" if closed else None,
+        )
         summary = summarize_session(facts, peers)
         now = 20_000
-        total = minutes_consumed_ms(summary.closed_peer_ms, summary.open_peers,
-                                    summary.open_join_sum_ms, now)
+        total = minutes_consumed_ms(
+            summary.closed_peer_ms, summary.open_peers, summary.open_join_sum_ms, now
+        )
         assert total == sum(peer_duration_ms(peer, closed, now) for peer in peers)

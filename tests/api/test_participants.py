@@ -239,3 +239,20 @@ def test_paging_edges(app: AppUnderTest) -> None:
 ])
 def test_bad_parameters_are_400(crew: AppUnderTest, name, value, allowed) -> None:
     assert_bad_request(crew.get("/sessions/s1/participants", **{name: value}), name, *allowed)
+
+
+def test_huge_page_no_of_the_consolidated_view_is_an_empty_page(crew: AppUnderTest) -> None:
+    body = crew.ok("/sessions/s1/participants", page_no="1e18", view="consolidated")
+    assert body["data"]["participants"] == [] and body["paging"]["total_count"] == 4
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: api/params.py page_of accepts any whole page_no and store/participants.py "
+    "list_peers binds offset (page-1)*per_page into SQL: past 2**63-1 SQLite raises "
+    "OverflowError -> 500 instead of a 400 or an empty page (the consolidated view pages "
+    "in Python and answers an empty page)"))
+def test_huge_page_no_of_the_raw_view_is_never_500(crew: AppUnderTest) -> None:
+    response = crew.get("/sessions/s1/participants", page_no="1e18")
+    assert response.status_code in (200, 400), response.text
+    if response.status_code == 200:
+        assert response.json()["data"]["participants"] == []

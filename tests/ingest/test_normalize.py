@@ -15,8 +15,13 @@ from rtk_sessions.ingest.normalize import (
     validate_items,
 )
 
-GOOD = {"id": "e1", "type": "peer.left", "ts": "2026-01-01T00:00:00.000Z", "session_id": "s",
-        "peer_id": "p"}
+GOOD = {
+    "id": "e1",
+    "type": "peer.left",
+    "ts": "2026-01-01T00:00:00.000Z",
+    "session_id": "s",
+    "peer_id": "p",
+}
 
 
 def encode(*events) -> list[bytes]:
@@ -88,8 +93,10 @@ def test_missing_type_and_non_objects():
 
 
 def test_the_payload_is_kept_exactly_as_received_with_unknown_keys():
-    raw = b'{"id":"e1","type":"peer.left","ts":"2026-01-01T00:00:00Z","session_id":"s",' \
-          b'"peer_id":"p","x_custom":{"a":[1,2]}}'
+    raw = (
+        b'{"id":"e1","type":"peer.left","ts":"2026-01-01T00:00:00Z","session_id":"s",'
+        b'"peer_id":"p","x_custom":{"a":[1,2]}}'
+    )
     (event,) = validate_items([raw]).events
     assert event.payload == raw.decode() and event.ts_ms == 1_767_225_600_000
 

@@ -148,7 +148,8 @@ def coercions(raw: Any, parsed: Any, path: str = "$") -> list[str]:
     if raw_kind == "array":
         if len(raw) != len(parsed):
             return [f"{path}: {len(raw)} items sent, {len(parsed)} parsed"]
-        return [p for i, (r, q) in enumerate(zip(raw, parsed)) for p in coercions(r, q, f"{path}[{i}]")]
+        return [problem for i, (r, q) in enumerate(zip(raw, parsed))
+                for problem in coercions(r, q, f"{path}[{i}]")]
     if raw != parsed:
         return [f"{path}: server sent {raw!r}, SDK parsed {parsed!r}"]
     return []
@@ -398,6 +399,9 @@ def main(argv: list[str]) -> int:
     bad_key = client(api_key="rtk_not_a_real_token", api_email=ids["email"]).realtime_kit.sessions
     run.expect_error("unauthenticated_key", cloudflare.AuthenticationError,
                      bad_key.get_session_participants, ids["ended_session"], **scope)
+    other_email = client(api_key=token, api_email="someone-else@example.com").realtime_kit.sessions
+    run.expect_error("unauthenticated_wrong_email", cloudflare.AuthenticationError,
+                     other_email.get_sessions, **scope)  # the token is bound to ids["email"]
     run.expect_error("forbidden_other_account", cloudflare.PermissionDeniedError,
                      sessions.get_sessions, account_id=ids["other_account"], app_id=app)
     run.expect_error("bad_participants_range", cloudflare.BadRequestError,

@@ -1,4 +1,4 @@
-"""Official SDK conformance: both generations of the ``cloudflare`` Python SDK against the real server.
+"""Official SDK conformance: both generations of the ``cloudflare`` SDK against the real server.
 
 The server is started as a user starts it (``conftest.sdk_server``); ``sdk_calls.py``
 calls every endpoint of the Sessions issue with ``_strict_response_validation=True``,
@@ -218,7 +218,8 @@ def test_every_call_parses_strictly(runs: Callable[[str], Outcome], generation: 
 
 def test_sessions_in_created_order_with_paging(sdk: dict[str, Any], sdk_server: Any) -> None:
     expected = sdk_server.expected
-    order = [sdk_server.ids["live_session"], *expected["sessions_createdAt_desc"]]  # the live one started last
+    # The live session started minutes ago, after every example session.
+    order = [sdk_server.ids["live_session"], *expected["sessions_createdAt_desc"]]
     total = len(order)
     sessions, paging = sdk["facts"]["sessions"], sdk["facts"]["paging"]
 
@@ -253,7 +254,8 @@ def test_every_session_has_the_expected_numbers(sdk: dict[str, Any],
     expected = top_level(sdk_server.expected)
     read = {s["id"]: s for s in sdk["facts"]["sessions"]["sessions_created_desc"]}
     assert set(read) - {sdk_server.ids["live_session"]} == set(expected)
-    wrong = {sid: session_matches(read[sid], want, sdk_server.app) for sid, want in expected.items()}
+    wrong = {sid: session_matches(read[sid], want, sdk_server.app)
+             for sid, want in expected.items()}
     assert {sid: diff for sid, diff in wrong.items() if diff} == {}
 
 
@@ -294,7 +296,8 @@ def test_session_filters(sdk: dict[str, Any], sdk_server: Any) -> None:
 
     low, high = (int(n) for n in ids["combined_participants"].split(":"))
     c_start, c_end = when(ids["combined_start_time"]), when(ids["combined_end_time"])
-    combined = where(lambda sid, s: low <= peers[sid] <= high and found(ids["combined_search"], sid, s)
+    combined = where(lambda sid, s: low <= peers[sid] <= high
+                     and found(ids["combined_search"], sid, s)
                      and c_start <= when(s["started_at"]) <= c_end)
     assert len(combined) == 3 and any(when(expected[sid]["started_at"]) == c_end
                                       for sid in combined)
@@ -311,7 +314,8 @@ def test_session_details(sdk: dict[str, Any], sdk_server: Any, generation: str) 
     expected, ids = sdk_server.expected["sessions"], sdk_server.ids
     details = sdk["facts"]["session"]
     # What each generation types: 5.0.0 reads data.session, 5.3+ reads the fields of data.
-    assert {d["shape"] for d in details.values()} == {"nested" if generation == "seed" else "flat"}
+    shape = "nested" if generation == "seed" else "flat"
+    assert {d["shape"] for d in details.values()} == {shape}
     for name, key in (("details_ended", "ended_session"), ("details_parent", "parent_session"),
                       ("details_breakout_room", "breakout_room")):
         assert session_matches(details[name], expected[ids[key]], sdk_server.app) == {}, name
@@ -497,6 +501,7 @@ def test_errors_raise_the_sdk_exceptions(sdk: dict[str, Any]) -> None:
         "unauthenticated_sessions": ("AuthenticationError", 401),
         "unauthenticated_details": ("AuthenticationError", 401),
         "unauthenticated_key": ("AuthenticationError", 401),
+        "unauthenticated_wrong_email": ("AuthenticationError", 401),
         "forbidden_other_account": ("PermissionDeniedError", 403),
         "bad_participants_range": ("BadRequestError", 400),
         "bad_per_page": ("BadRequestError", 400),

@@ -60,8 +60,11 @@ def derived_state(db: Database) -> dict:
 
 def rich_scenario() -> list[dict]:
     """Rejoins, overlaps, breakout rooms, host end, a superseded session, missing starts."""
-    events = [meeting("m1", "Weekly ✨ sync"), meeting("m1", "Weekly sync (renamed)", T0 + MIN),
-              meeting("m2", "Solo")]
+    events = [
+        meeting("m1", "Weekly ✨ sync"),
+        meeting("m1", "Weekly sync (renamed)", T0 + MIN),
+        meeting("m2", "Solo"),
+    ]
     # s1: host ends while b is still in; a rejoins; a breakout room r1 with a and c.
     events += [started("s1", "m1", T0, meta={"k": 1})]
     events += visit("s1", "a1", T0 + 1 * SEC, T0 + 10 * MIN, user_id="ua")
@@ -96,7 +99,10 @@ def test_rich_scenario_derives_the_documented_numbers(template_db):
     assert (s1.started_ms, s1.closed_ms, s1.ended_ms) == (T0, T0 + 25 * MIN, T0 + 25 * MIN)
     assert s1.peer_count == 4 and s1.open_peers == 0 and s1.max_concurrent == 3
     # a1 10 min - 1 s, b1 25 min - 2 s (closed by the host), c1 5 min - 3 s, a3 5 min
-    assert s1.closed_peer_ms == (10 * MIN - 1 * SEC) + (25 * MIN - 2 * SEC) + (5 * MIN - 3 * SEC) + 5 * MIN
+    assert (
+        s1.closed_peer_ms
+        == (10 * MIN - 1 * SEC) + (25 * MIN - 2 * SEC) + (5 * MIN - 3 * SEC) + 5 * MIN
+    )
     assert s1.meeting_title == "Weekly sync (renamed)" and not r1.listed
     assert r1.parent_session_id == "s1" and r1.closed_peer_ms == 15 * MIN
     assert s2.started_ms == T0 + 60 * MIN and s2.superseded_ms == T0 + 90 * MIN
@@ -107,7 +113,9 @@ def test_rich_scenario_derives_the_documented_numbers(template_db):
     assert set(state) == {"s1", "r1", "s2", "s3", "s4"}
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_same_state_for_any_order_batching_and_redelivery(template_db, data):
     events = rich_scenario()
@@ -138,9 +146,13 @@ def test_duplicate_batch_changes_nothing(template_db):
 
 def test_late_and_conflicting_events_resolve_deterministically(template_db):
     """Two joins of one peer: the earliest wins (and its name); two leaves: the latest."""
-    events = [started("s", "m", T0), joined("s", "p", T0 + 5 * SEC, display_name="Late name"),
-              joined("s", "p", T0 + 2 * SEC, display_name="Early name"),
-              left("s", "p", T0 + 60 * SEC), left("s", "p", T0 + 90 * SEC)]
+    events = [
+        started("s", "m", T0),
+        joined("s", "p", T0 + 5 * SEC, display_name="Late name"),
+        joined("s", "p", T0 + 2 * SEC, display_name="Early name"),
+        left("s", "p", T0 + 60 * SEC),
+        left("s", "p", T0 + 90 * SEC),
+    ]
     results = set()
     for order in itertools.permutations(events):
         db = fresh_db(template_db)

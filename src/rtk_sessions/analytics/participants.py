@@ -39,7 +39,9 @@ class ParticipantView:
         return self.joined_ms if self.left_ms is None else max(self.left_ms, self.joined_ms)
 
 
-def participant_view(peer: Mapping[str, Any], closed_ms: int | None, now_ms: int) -> ParticipantView:
+def participant_view(
+    peer: Mapping[str, Any], closed_ms: int | None, now_ms: int
+) -> ParticipantView:
     """A stored peer row seen at ``now_ms`` in a session closed at ``closed_ms`` (or not)."""
     span = PeerSpan(peer["peer_id"], peer["joined_ms"], peer["left_ms"])
     return ParticipantView(
@@ -92,6 +94,7 @@ def peer_lifecycle_events(view: ParticipantView) -> list[dict[str, Any]]:
     reads return the same ids. ``minutes_consumed`` is the peer's minutes at
     that event (0 on joining). Times are epoch ms; the API formats them.
     """
+
     def event(name: str, at_ms: int, minutes_ms: int) -> dict[str, Any]:
         key = f"{view.session_id}/{view.peer_id}/{name}"
         return {

@@ -12,8 +12,8 @@ import hmac
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
-from rtk_sessions.api.envelope import AuthError
 from rtk_sessions.api.context import context_of
+from rtk_sessions.api.envelope import AuthError
 from rtk_sessions.store.tokens import TokenGrant, find_active
 
 

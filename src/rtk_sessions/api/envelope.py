@@ -18,6 +18,7 @@ import typing
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 log = logging.getLogger("rtk_sessions.api")
@@ -113,9 +114,10 @@ def handle_validation_error(request: Request, exc: ValidationException) -> Respo
             continue
         allowed = _allowed_values(request, key)
         hint = f"; allowed: {', '.join(allowed)}" if allowed else ""
-        source = getattr(item.get('source'), 'value', item.get('source')) or 'query'
-        problems.append(f"invalid {source} parameter '{key}': "
-                        f"{_describe(item.get('message', ''))}{hint}")
+        source = getattr(item.get("source"), "value", item.get("source")) or "query"
+        problems.append(
+            f"invalid {source} parameter '{key}': {_describe(item.get('message', ''))}{hint}"
+        )
     return error_response(400, "; ".join(problems) or str(exc.detail))
 
 
@@ -155,6 +157,31 @@ def handle_http_exception(_: Request, exc: HTTPException) -> Response[ErrorRespo
 def handle_unexpected(request: Request, exc: Exception) -> Response[ErrorResponse]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal error; see the server log")
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "A bad parameter or body; the message names it",
+    401: "No token, or an unknown or revoked one",
+    403: "A valid token that may not do this on this account or app",
+    404: "No such session, participant or export (or not ready yet)",
+    413: "Too many events or bytes in one request",
+}
+
+
+def error_responses(*codes: int) -> dict[int, ResponseSpec]:
+    """OpenAPI descriptions of the errors a route answers with, in their real envelopes."""
+    return {
+        code: ResponseSpec(
+            data_container=AuthErrorResponse if code in (401, 403) else ErrorResponse,
+            description=_ERROR_DESCRIPTIONS[code],
+            generate_examples=False,
+        )
+        for code in codes
+    }
+
+
+READ_ERRORS = error_responses(400, 401, 403, 404)
+INGEST_ERRORS = error_responses(400, 401, 403, 413)
 
 
 EXCEPTION_HANDLERS = {

@@ -7,12 +7,16 @@ import msgspec
 from litestar import Controller, Request, post
 
 from rtk_sessions.api.context import AppContext
-from rtk_sessions.api.envelope import BadParameter, PayloadTooLarge
+from rtk_sessions.api.envelope import INGEST_ERRORS, BadParameter, PayloadTooLarge
 from rtk_sessions.ingest.normalize import BodyError, maybe_gunzip, split_body
 from rtk_sessions.ingest.pipeline import IngestReport, ingest_items
 
-NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl",
-                "application/x-jsonlines")
+NDJSON_TYPES = (
+    "application/x-ndjson",
+    "application/ndjson",
+    "application/jsonl",
+    "application/x-jsonlines",
+)
 
 
 class RejectedEvent(msgspec.Struct):
@@ -46,8 +50,14 @@ async def read_limited(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def _decode_and_ingest(ctx: AppContext, account_id: str, app_id: str, body: bytes,
-                       content_type: str, content_encoding: str | None) -> IngestReport:
+def _decode_and_ingest(
+    ctx: AppContext,
+    account_id: str,
+    app_id: str,
+    body: bytes,
+    content_type: str,
+    content_encoding: str | None,
+) -> IngestReport:
     settings = ctx.settings
     try:
         body = maybe_gunzip(body, content_encoding, settings.ingest_max_bytes)
@@ -67,8 +77,14 @@ class IngestController(Controller):
     tags = ["Ingest"]
     opt = {"scope": "ingest"}
 
-    @post("/events", summary="Ingest native events", operation_id="ingestEvents",
-          status_code=200, request_max_body_size=None)
+    @post(
+        "/events",
+        summary="Ingest native events",
+        operation_id="ingestEvents",
+        responses=INGEST_ERRORS,
+        status_code=200,
+        request_max_body_size=None,
+    )
     async def ingest_events(
         self, ctx: AppContext, request: Request, account_id: str, app_id: str
     ) -> IngestResponse:
@@ -81,9 +97,15 @@ class IngestController(Controller):
         content_type = request.headers.get("content-type", "application/json")
         content_type = content_type.split(";")[0].strip().lower()
         report = await anyio.to_thread.run_sync(
-            _decode_and_ingest, ctx, account_id, app_id, body, content_type,
+            _decode_and_ingest,
+            ctx,
+            account_id,
+            app_id,
+            body,
+            content_type,
             request.headers.get("content-encoding"),
         )
         rejected = [RejectedEvent(r.index, r.id, r.error) for r in report.rejected]
-        return IngestResponse(success=True, data=IngestResult(report.accepted, report.duplicates,
-                                                               rejected))
+        return IngestResponse(
+            success=True, data=IngestResult(report.accepted, report.duplicates, rejected)
+        )

@@ -16,7 +16,7 @@ from rtk_sessions.analytics.lifecycle import (
     to_minutes,
 )
 from rtk_sessions.api.context import AppContext
-from rtk_sessions.api.envelope import NotFound
+from rtk_sessions.api.envelope import READ_ERRORS, NotFound
 from rtk_sessions.api.params import page_of, participants_range, time_ms
 from rtk_sessions.clock import iso_ms
 from rtk_sessions.store.apps import find_app
@@ -81,12 +81,15 @@ def paging_of(offset: int, shown: int, total: int) -> Paging:
     return Paging(total_count=total, start_offset=offset + 1, end_offset=offset + shown)
 
 
-def render_session(row: dict, app_id: str, ctx: AppContext, now_ms: int,
-                   rooms: list[Session]) -> Session:
-    session_status = status(row["closed_ms"], row["tree_open_peers"],
-                            row["tree_quiet_since_ms"], now_ms, ctx.grace_ms)
-    minutes_ms = minutes_consumed_ms(row["closed_peer_ms"], row["open_peers"],
-                                     row["open_join_sum_ms"], now_ms)
+def render_session(
+    row: dict, app_id: str, ctx: AppContext, now_ms: int, rooms: list[Session]
+) -> Session:
+    session_status = status(
+        row["closed_ms"], row["tree_open_peers"], row["tree_quiet_since_ms"], now_ms, ctx.grace_ms
+    )
+    minutes_ms = minutes_consumed_ms(
+        row["closed_peer_ms"], row["open_peers"], row["open_join_sum_ms"], now_ms
+    )
     started = iso_ms(row["started_ms"]) or ""
     return Session(
         id=row["session_id"],
@@ -108,8 +111,9 @@ def render_session(row: dict, app_id: str, ctx: AppContext, now_ms: int,
     )
 
 
-def _rooms_by_parent(rows: list[dict], app_id: str, ctx: AppContext,
-                     now_ms: int) -> dict[str, list[Session]]:
+def _rooms_by_parent(
+    rows: list[dict], app_id: str, ctx: AppContext, now_ms: int
+) -> dict[str, list[Session]]:
     rooms: dict[str, list[Session]] = {}
     for row in rows:
         room = render_session(row, app_id, ctx, now_ms, [])
@@ -121,29 +125,61 @@ class SessionsController(Controller):
     tags = ["Sessions"]
     opt = {"scope": "read"}
 
-    @get("/sessions", summary="Fetch all sessions of an App", operation_id="getSessions")
+    @get(
+        "/sessions",
+        summary="Fetch all sessions of an App",
+        operation_id="getSessions",
+        responses=READ_ERRORS,
+    )
     async def list_sessions(
         self,
         ctx: AppContext,
         account_id: str,
         app_id: str,
-        associated_id: Annotated[str | None, Parameter(description="Only this meeting's sessions.")] = None,
-        start_time: Annotated[datetime | None, Parameter(description="Sessions that started at or after this time (ISO 8601).")] = None,
-        end_time: Annotated[datetime | None, Parameter(description="Sessions that started at or before this time (ISO 8601).")] = None,
+        associated_id: Annotated[
+            str | None, Parameter(description="Only this meeting's sessions.")
+        ] = None,
+        start_time: Annotated[
+            datetime | None,
+            Parameter(description="Sessions that started at or after this time (ISO 8601)."),
+        ] = None,
+        end_time: Annotated[
+            datetime | None,
+            Parameter(description="Sessions that started at or before this time (ISO 8601)."),
+        ] = None,
         status: Literal["LIVE", "ENDED"] | None = None,
-        participants: Annotated[str | None, Parameter(description="Peers who ever joined: 'n' or 'min:max'.")] = None,
-        search: Annotated[str | None, Parameter(description="Case-insensitive substring of meeting title, meeting id or session id.")] = None,
+        participants: Annotated[
+            str | None, Parameter(description="Peers who ever joined: 'n' or 'min:max'.")
+        ] = None,
+        search: Annotated[
+            str | None,
+            Parameter(
+                description="Case-insensitive substring of meeting title, meeting id or session id."
+            ),
+        ] = None,
         sort_by: Literal["createdAt", "minutesConsumed"] = "createdAt",
         sort_order: Literal["ASC", "DESC"] = "DESC",
-        page_no: Annotated[float | None, Parameter(description="Page, from 1 (0 = default).")] = None,
-        per_page: Annotated[float | None, Parameter(description="1..100, default 20 (0 = default).")] = None,
+        page_no: Annotated[
+            float | None, Parameter(description="Page, from 1 (0 = default).")
+        ] = None,
+        per_page: Annotated[
+            float | None, Parameter(description="1..100, default 20 (0 = default).")
+        ] = None,
     ) -> SessionListResponse:
         """Top-level sessions of the app; breakout rooms are listed in their parent."""
-        page = page_of(page_no, per_page, default=SESSIONS_PER_PAGE[0], maximum=SESSIONS_PER_PAGE[1])
+        page = page_of(
+            page_no, per_page, default=SESSIONS_PER_PAGE[0], maximum=SESSIONS_PER_PAGE[1]
+        )
         min_peers, max_peers = participants_range(participants)
-        where = SessionFilter(associated_id=associated_id, start_ms=time_ms(start_time),
-                              end_ms=time_ms(end_time), status=status, min_peers=min_peers,
-                              max_peers=max_peers, search=search or None)
+        where = SessionFilter(
+            associated_id=associated_id,
+            start_ms=time_ms(start_time),
+            end_ms=time_ms(end_time),
+            status=status,
+            min_peers=min_peers,
+            max_peers=max_peers,
+            search=search or None,
+        )
         now_ms = ctx.clock()
         rows: list[dict] = []
         room_rows: list[dict] = []
@@ -151,24 +187,32 @@ class SessionsController(Controller):
         with ctx.db.read() as conn:
             app_pk = find_app(conn, account_id, app_id)
             if app_pk is not None:
-                rows, total = list_sessions(conn, app_pk, where, sort_by, sort_order == "DESC",
-                                            page, now_ms, ctx.grace_ms)
+                rows, total = list_sessions(
+                    conn, app_pk, where, sort_by, sort_order == "DESC", page, now_ms, ctx.grace_ms
+                )
                 room_rows = breakout_rooms(conn, app_pk, [r["session_id"] for r in rows])
         rooms = _rooms_by_parent(room_rows, app_id, ctx, now_ms)
-        sessions = [render_session(r, app_id, ctx, now_ms, rooms.get(r["session_id"], []))
-                    for r in rows]
+        sessions = [
+            render_session(r, app_id, ctx, now_ms, rooms.get(r["session_id"], [])) for r in rows
+        ]
         paging = paging_of(page.offset, len(sessions), total)
         return SessionListResponse(success=True, data=SessionList(sessions, paging), paging=paging)
 
-    @get("/sessions/{session_id:str}", summary="Fetch details of a session",
-         operation_id="getSessionDetails")
+    @get(
+        "/sessions/{session_id:str}",
+        summary="Fetch details of a session",
+        operation_id="getSessionDetails",
+        responses=READ_ERRORS,
+    )
     async def session_details(
         self,
         ctx: AppContext,
         account_id: str,
         app_id: str,
         session_id: str,
-        include_breakout_rooms: Annotated[bool, Parameter(description="List the breakout rooms as full sessions.")] = False,
+        include_breakout_rooms: Annotated[
+            bool, Parameter(description="List the breakout rooms as full sessions.")
+        ] = False,
     ) -> SessionDetailResponse:
         now_ms = ctx.clock()
         with ctx.db.read() as conn:

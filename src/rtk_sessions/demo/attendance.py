@@ -63,8 +63,11 @@ def play_slot(rec: Recorder, slot: Slot) -> list[Session]:
     session = Session(rec.new_id(), meeting, slot.start_ms, live=slot.ending == "live")
     meta = rng.choice(SESSION_META) if rng.random() < 0.3 else None
     rec.record(
-        "session.started", slot.start_ms, session_id=session.session_id,
-        meeting_id=meeting.meeting_id, **({"meta": meta} if meta else {}),
+        "session.started",
+        slot.start_ms,
+        session_id=session.session_id,
+        meeting_id=meeting.meeting_id,
+        **({"meta": meta} if meta else {}),
     )
     stints = _attend(rec, slot)
     rooms: list[tuple[Session, list[_Stint]]] = []
@@ -142,7 +145,8 @@ def _split_into_rooms(
     opens = slot.start_ms + int(length * rng.uniform(0.25, 0.35))
     closes = slot.start_ms + int(length * rng.uniform(0.6, 0.7))
     movers = [
-        stint for stint in stints[1:]
+        stint
+        for stint in stints[1:]
         if stint.joined_ms < opens - 30 * _SECOND_MS
         and (stint.left_ms is None or stint.left_ms > closes + MINUTE_MS)
     ]
@@ -152,8 +156,11 @@ def _split_into_rooms(
     rooms = [Session(rec.new_id(), parent.meeting, opens, parent=parent) for _ in range(count)]
     for index, room in enumerate(rooms):
         rec.record(
-            "session.started", opens, session_id=room.session_id,
-            meeting_id=parent.meeting.meeting_id, parent_session_id=parent.session_id,
+            "session.started",
+            opens,
+            session_id=room.session_id,
+            meeting_id=parent.meeting.meeting_id,
+            parent_session_id=parent.session_id,
             meta={"breakout_room": ROOM_NAMES[index % len(ROOM_NAMES)]},
         )
     rng.shuffle(movers)
@@ -168,7 +175,7 @@ def _split_into_rooms(
         result.append(_Stint(stint.person, stint.joined_ms, out_of_parent))
         room_stints[index % count].append(_Stint(stint.person, into_room, out_of_room))
         result.append(_Stint(stint.person, back, stint.left_ms))
-    return result, list(zip(rooms, room_stints))
+    return result, list(zip(rooms, room_stints, strict=False))
 
 
 def _record_peers(rec: Recorder, session: Session, stints: list[_Stint]) -> None:
@@ -182,21 +189,35 @@ def _record_peers(rec: Recorder, session: Session, stints: list[_Stint]) -> None
             stint.rejoined and rng.random() < 0.5
         )
         peer = Peer(
-            rec.new_id(), person, session, stint.joined_ms, stint.left_ms, is_host,
-            person.travel_ip if roaming else person.home_ip, stint.dropped, stint.rejoined,
+            rec.new_id(),
+            person,
+            session,
+            stint.joined_ms,
+            stint.left_ms,
+            is_host,
+            person.travel_ip if roaming else person.home_ip,
+            stint.dropped,
+            stint.rejoined,
         )
         session.peers.append(peer)
         rec.record(
-            "peer.joined", peer.joined_ms, session_id=session.session_id,
-            meeting_id=meeting.meeting_id, peer_id=peer.peer_id, user_id=person.user_id,
+            "peer.joined",
+            peer.joined_ms,
+            session_id=session.session_id,
+            meeting_id=meeting.meeting_id,
+            peer_id=peer.peer_id,
+            user_id=person.user_id,
             display_name=person.display_name,
             custom_participant_id=person.custom_participant_id,
-            preset_name=host_preset if is_host else other_preset, preset_view_type=view_type,
-            role=host_role if is_host else other_role, socket_session_id=rec.new_id(),
+            preset_name=host_preset if is_host else other_preset,
+            preset_view_type=view_type,
+            role=host_role if is_host else other_role,
+            socket_session_id=rec.new_id(),
         )
         if peer.left_ms is not None:
-            rec.record("peer.left", peer.left_ms, session_id=session.session_id,
-                       peer_id=peer.peer_id)
+            rec.record(
+                "peer.left", peer.left_ms, session_id=session.session_id, peer_id=peer.peer_id
+            )
 
 
 def _finish(rec: Recorder, session: Session, ending: str, planned_end: int) -> None:
@@ -206,10 +227,15 @@ def _finish(rec: Recorder, session: Session, ending: str, planned_end: int) -> N
         return
     if ending == "host":
         session.end_ms = planned_end
-        rec.record("session.ended", planned_end, session_id=session.session_id,
-                   reason="HOST_ENDED_MEETING")
+        rec.record(
+            "session.ended", planned_end, session_id=session.session_id, reason="HOST_ENDED_MEETING"
+        )
         return
     session.end_ms = max(peer.end_ms for peer in session.peers if peer.left_ms is not None)
     if ending == "all_left":
-        rec.record("session.ended", session.end_ms, session_id=session.session_id,
-                   reason="ALL_PARTICIPANTS_LEFT")
+        rec.record(
+            "session.ended",
+            session.end_ms,
+            session_id=session.session_id,
+            reason="ALL_PARTICIPANTS_LEFT",
+        )

@@ -41,17 +41,26 @@ class Conversation:
             else:
                 payload_type, payload = "TEXT_MESSAGE", rng.choice(CHAT_LINES)
             rec.record(
-                "chat.message", at, session_id=session.session_id, message_id=rec.new_id(),
-                peer_id=peer.peer_id, display_name=peer.person.display_name,
-                payload_type=payload_type, payload=payload,
-                pinned=rng.random() < 0.04, is_edited=rng.random() < 0.07,
+                "chat.message",
+                at,
+                session_id=session.session_id,
+                message_id=rec.new_id(),
+                peer_id=peer.peer_id,
+                display_name=peer.person.display_name,
+                payload_type=payload_type,
+                payload=payload,
+                pinned=rng.random() < 0.04,
+                is_edited=rng.random() < 0.07,
             )
 
     def _record_transcript(self, session: Session, peers: list[Peer]) -> None:
         rec, rng = self.rec, self.rec.rng
         language = session.meeting.template.language
-        talkers = [peer for peer in peers if peer.session.meeting.template.preset != "livestream"
-                   or peer.is_host]
+        talkers = [
+            peer
+            for peer in peers
+            if peer.session.meeting.template.preset != "livestream" or peer.is_host
+        ]
         if not talkers:
             return
         start, end = session.start_ms, session.end_ms
@@ -75,9 +84,14 @@ class Conversation:
                     speaker = rng.choice(present + [p for p in present if p.is_host] * 2)
                 seg_start, seg_end = cursor - start, cursor - start + duration
                 rec.record(
-                    "transcript.segment", min(cursor + duration + rng.randrange(200, 900), end),
-                    session_id=session.session_id, peer_id=speaker.peer_id,
-                    start_ms=seg_start, end_ms=seg_end, text=words, language=language,
+                    "transcript.segment",
+                    min(cursor + duration + rng.randrange(200, 900), end),
+                    session_id=session.session_id,
+                    peer_id=speaker.peer_id,
+                    start_ms=seg_start,
+                    end_ms=seg_end,
+                    text=words,
+                    language=language,
                 )
             roll = rng.random()
             overlapping = roll < 0.08

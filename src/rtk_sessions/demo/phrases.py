@@ -39,8 +39,8 @@ CHAT_LINES: tuple[str, ...] = (
 
 # Messages every demo app contains at least once (exports must cope with them).
 CHAT_SPECIALS: tuple[tuple[str, str], ...] = (
-    ("TEXT_MESSAGE", "=HYPERLINK(\"https://example.com\",\"totals\") — is the formula right?"),
-    ("TEXT_MESSAGE", "Agenda:\n1. Status\n2. Risks\n3. \"Open\" questions, commas, etc."),
+    ("TEXT_MESSAGE", '=HYPERLINK("https://example.com","totals") — is the formula right?'),
+    ("TEXT_MESSAGE", 'Agenda:\n1. Status\n2. Risks\n3. "Open" questions, commas, etc.'),
     ("IMAGE_MESSAGE", "https://files.example.com/chat/whiteboard-2024-07-02.png"),
     ("FILE_MESSAGE", "https://files.example.com/chat/Q3%20roadmap%20(v4).pdf"),
     ("TEXT_MESSAGE", "Ünïcödé check: 日本語, العربية, עברית, emoji 👩🏽‍💻🏳️‍🌈"),

@@ -61,8 +61,11 @@ def build_meetings(rec: Recorder, people: list[Person], count: int, days: int) -
         meeting = Meeting(rec.new_id(), title, session_type, template, roster)
         created = rec.now_ms - days * DAY_MS - rng.randrange(1, 20 * DAY_MS)
         rec.record(
-            "meeting.upserted", created,
-            meeting_id=meeting.meeting_id, title=title, session_type=session_type,
+            "meeting.upserted",
+            created,
+            meeting_id=meeting.meeting_id,
+            title=title,
+            session_type=session_type,
         )
         meetings.append(meeting)
     return meetings
@@ -124,14 +127,16 @@ def _assign_endings(rec: Recorder, slots: list[Slot]) -> None:
         slot.ending = rng.choices(("host", "all_left", "none"), weights=(40, 40, 20))[0]
     # Every kind of ending appears at least once, whatever the dice said.
     endings = ("host", "all_left", "none")
-    for slot, ending in zip(rng.sample(finished, min(3, len(finished))), endings):
+    for slot, ending in zip(rng.sample(finished, min(3, len(finished))), endings, strict=False):
         slot.ending = ending
 
 
 def _assign_breakouts(rec: Recorder, slots: list[Slot]) -> None:
     candidates = [
-        slot for slot in slots
-        if slot.ending != "live" and slot.meeting.template.breakouts
+        slot
+        for slot in slots
+        if slot.ending != "live"
+        and slot.meeting.template.breakouts
         and slot.end_ms - slot.start_ms >= 25 * MINUTE_MS
     ]
     chosen = rec.rng.sample(candidates, min(len(candidates), max(3, len(candidates) // 3)))

@@ -98,8 +98,13 @@ def record_stats(rec: Recorder, peer: Peer, plan: StatsPlan) -> None:
         if len(batch) >= batch_size * len(tracks) or index == len(instants) - 1:
             batch[0]["candidate_pair"] = _candidate_pair(rng, peer, net[2])
             sent = min(moment + rng.randrange(40, 600), end)
-            rec.record("peer.stats", sent, peer_id=peer.peer_id,
-                       session_id=peer.session.session_id, samples=batch)
+            rec.record(
+                "peer.stats",
+                sent,
+                peer_id=peer.peer_id,
+                session_id=peer.session.session_id,
+                samples=batch,
+            )
             batch = []
             batch_size = rng.randint(4, 8)
 
@@ -119,22 +124,54 @@ def _tracks(rec: Recorder, peer: Peer, plan: StatsPlan) -> list[_Track]:
             width, height = (1280, 720) if kind == "video" else (0, 0)
             if kind == "video" and (mobile or plan.network == "lossy" or rng.random() < 0.2):
                 width, height = 640, 360
-            tracks.append(_Track(kind, direction, rng.getrandbits(32), str(len(tracks)),
-                                 rec.new_id(), width, height))
+            tracks.append(
+                _Track(
+                    kind,
+                    direction,
+                    rng.getrandbits(32),
+                    str(len(tracks)),
+                    rec.new_id(),
+                    width,
+                    height,
+                )
+            )
     if plan.screenshare is not None:
-        tracks.append(_Track("screenshare_video", "producer", rng.getrandbits(32),
-                             str(len(tracks)), rec.new_id(), 1920, 1080))
+        tracks.append(
+            _Track(
+                "screenshare_video",
+                "producer",
+                rng.getrandbits(32),
+                str(len(tracks)),
+                rec.new_id(),
+                1920,
+                1080,
+            )
+        )
     return tracks
 
 
-def _sample(rng: random.Random, track: _Track, ts: str, dt: float,
-            net: tuple[float, float, float], in_bad: bool, plan: StatsPlan, moment: int) -> dict:
+def _sample(
+    rng: random.Random,
+    track: _Track,
+    ts: str,
+    dt: float,
+    net: tuple[float, float, float],
+    in_bad: bool,
+    plan: StatsPlan,
+    moment: int,
+) -> dict:
     """Advance ``track``'s counters by ``dt`` seconds of media and return its sample."""
     loss, jitter, rtt = net
     random_ = rng.random
     producer = track.direction == "producer"
-    sample = {"ts": ts, "kind": track.kind, "direction": track.direction, "ssrc": track.ssrc,
-              "mid": track.mid, "track_id": track.track_id}
+    sample = {
+        "ts": ts,
+        "kind": track.kind,
+        "direction": track.direction,
+        "ssrc": track.ssrc,
+        "mid": track.mid,
+        "track_id": track.track_id,
+    }
     if track.kind == "audio":
         quiet = _within(plan.muted if producer else plan.silent, moment)
         packets = 0 if quiet else int(50 * dt + 0.5)  # Opus, 20 ms a packet

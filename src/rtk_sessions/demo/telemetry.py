@@ -31,7 +31,10 @@ def _record_metadata(rec: Recorder, peer: Peer) -> None:
     person = peer.person
     user_agent, os_name, os_version, is_mobile, _, _, webgl = DEVICES[person.device]
     device_info = {
-        "cpus": person.cpus, "is_mobile": is_mobile, "os": os_name, "os_version": os_version,
+        "cpus": person.cpus,
+        "is_mobile": is_mobile,
+        "os": os_name,
+        "os_version": os_version,
     }
     if person.memory is not None:
         device_info["memory"] = person.memory
@@ -49,9 +52,16 @@ def _record_metadata(rec: Recorder, peer: Peer) -> None:
     }
     at = min(peer.joined_ms + rng.randrange(300, 2_500), peer.end_ms)
     rec.record(
-        "peer.metadata", at, peer_id=peer.peer_id, session_id=peer.session.session_id,
-        user_agent=user_agent, device_info=device_info, sdk_name="web-core",
-        sdk_version=person.sdk_version, ip=peer.ip, precall_network_information=precall,
+        "peer.metadata",
+        at,
+        peer_id=peer.peer_id,
+        session_id=peer.session.session_id,
+        user_agent=user_agent,
+        device_info=device_info,
+        sdk_name="web-core",
+        sdk_version=person.sdk_version,
+        ip=peer.ip,
+        precall_network_information=precall,
         room_view_type=PRESETS[peer.session.meeting.template.preset][2],
         webgl_support=webgl,
     )
@@ -64,29 +74,59 @@ def _record_events(rec: Recorder, peer: Peer) -> None:
         return
 
     def record(name: str, at: int, **metadata: object) -> None:
-        rec.record("peer.event", at, peer_id=peer.peer_id,
-                   session_id=peer.session.session_id, name=name, metadata=metadata)
+        rec.record(
+            "peer.event",
+            at,
+            peer_id=peer.peer_id,
+            session_id=peer.session.session_id,
+            name=name,
+            metadata=metadata,
+        )
 
     def during() -> int:
         return rng.randrange(start + 5_000, end - 5_000)
 
     if peer.dropped:
-        record("reconnecting", end - rng.randrange(1_000, 4_000), attempt=1,
-               reason="ice_disconnected", ice_connection_state="disconnected")
+        record(
+            "reconnecting",
+            end - rng.randrange(1_000, 4_000),
+            attempt=1,
+            reason="ice_disconnected",
+            ice_connection_state="disconnected",
+        )
     elif peer.person.network == "lossy" and rng.random() < 0.3:
-        record("reconnecting", during(), attempt=rng.randint(1, 3),
-               reason="network_quality", ice_connection_state="checking")
+        record(
+            "reconnecting",
+            during(),
+            attempt=rng.randint(1, 3),
+            reason="network_quality",
+            ice_connection_state="checking",
+        )
     if peer.rejoined or (peer.person.is_mobile and rng.random() < 0.2):
-        record("network_changed", start + rng.randrange(500, 4_000),
-               previous_type="wifi", type="cellular", effective_type="4g",
-               downlink_mbps=round(rng.uniform(1.5, 20), 1))
+        record(
+            "network_changed",
+            start + rng.randrange(500, 4_000),
+            previous_type="wifi",
+            type="cellular",
+            effective_type="4g",
+            downlink_mbps=round(rng.uniform(1.5, 20), 1),
+        )
     if rng.random() < 0.12:
         label, previous = rng.sample(AUDIO_DEVICES, 2)
-        record("audio_device_changed", during(), kind="audioinput",
-               device_label=label, previous_device_label=previous)
+        record(
+            "audio_device_changed",
+            during(),
+            kind="audioinput",
+            device_label=label,
+            previous_device_label=previous,
+        )
     if rng.random() < 0.18:
-        record("tab_hidden", during(), visibility_state="hidden",
-               hidden_for_ms=rng.randrange(3_000, 240_000))
+        record(
+            "tab_hidden",
+            during(),
+            visibility_state="hidden",
+            hidden_for_ms=rng.randrange(3_000, 240_000),
+        )
 
 
 def _plan_stats(rec: Recorder, peers: list[Peer]) -> list[tuple[Peer, StatsPlan]]:
@@ -105,7 +145,8 @@ def _plan_stats(rec: Recorder, peers: list[Peer]) -> list[tuple[Peer, StatsPlan]
         if rng.random() >= 0.85:  # a call from somewhere else: a café, a train
             network = rng.choice(("good", "fair", "lossy"))
         plan = StatsPlan(
-            network, audio_only=preset == "audio_room",
+            network,
+            audio_only=preset == "audio_room",
             consumer_only=preset == "livestream" and not peer.is_host,
         )
         chosen.append((peer, plan))
@@ -116,12 +157,14 @@ def _plan_stats(rec: Recorder, peers: list[Peer]) -> list[tuple[Peer, StatsPlan]
 def _add_awkward_calls(rec: Recorder, chosen: list[tuple[Peer, StatsPlan]]) -> None:
     rng = rec.rng
     long_calls = [
-        (peer, plan) for peer, plan in chosen
+        (peer, plan)
+        for peer, plan in chosen
         if peer.end_ms - peer.joined_ms >= 8 * MINUTE_MS
-        and not plan.consumer_only and not plan.audio_only
+        and not plan.consumer_only
+        and not plan.audio_only
     ]
     picks = rng.sample(long_calls, min(6, len(long_calls)))
-    for role, (peer, plan) in zip(("reset", "gap", "muted", "lossy", "share", "share"), picks):
+    for role, (peer, plan) in zip(("reset", "gap", "muted", "lossy", "share", "share"), picks, strict=False):
         start, end = peer.joined_ms, peer.end_ms
         middle = rng.randrange(start + 3 * MINUTE_MS, end - 3 * MINUTE_MS)
         if role == "reset":

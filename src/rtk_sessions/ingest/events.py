@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import msgspec
 from msgspec import Meta, Struct
 
 Id = Annotated[str, Meta(min_length=1, max_length=256)]

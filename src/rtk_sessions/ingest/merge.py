@@ -40,16 +40,35 @@ def _later(ts_ms: int, event_id: str, row_ms: int | None, row_id: str | None) ->
 
 
 def new_session_row(session_id: str) -> Row:
-    return {"session_id": session_id, "meeting_id": None, "parent_session_id": None,
-            "start_event_ms": None, "start_event_id": None, "meta": None,
-            "end_event_ms": None, "end_event_id": None, "end_reason": None}
+    return {
+        "session_id": session_id,
+        "meeting_id": None,
+        "parent_session_id": None,
+        "start_event_ms": None,
+        "start_event_id": None,
+        "meta": None,
+        "end_event_ms": None,
+        "end_event_id": None,
+        "end_reason": None,
+    }
 
 
 def new_peer_row(session_id: str, peer_id: str) -> Row:
-    return {"session_id": session_id, "peer_id": peer_id, "joined_ms": None,
-            "join_event_id": None, "left_ms": None, "left_event_id": None, "user_id": None,
-            "display_name": None, "custom_participant_id": None, "preset_name": None,
-            "preset_view_type": None, "role": None, "socket_session_id": None}
+    return {
+        "session_id": session_id,
+        "peer_id": peer_id,
+        "joined_ms": None,
+        "join_event_id": None,
+        "left_ms": None,
+        "left_event_id": None,
+        "user_id": None,
+        "display_name": None,
+        "custom_participant_id": None,
+        "preset_name": None,
+        "preset_view_type": None,
+        "role": None,
+        "socket_session_id": None,
+    }
 
 
 def merge_session_event(row: Row, item: NormalizedEvent) -> bool:
@@ -58,9 +77,13 @@ def merge_session_event(row: Row, item: NormalizedEvent) -> bool:
     if isinstance(event, SessionStarted):
         if not _earlier(item.ts_ms, item.event_id, row["start_event_ms"], row["start_event_id"]):
             return False
-        row.update(start_event_ms=item.ts_ms, start_event_id=item.event_id,
-                   meeting_id=event.meeting_id, parent_session_id=event.parent_session_id,
-                   meta=msgspec.json.encode(event.meta or {}).decode())
+        row.update(
+            start_event_ms=item.ts_ms,
+            start_event_id=item.event_id,
+            meeting_id=event.meeting_id,
+            parent_session_id=event.parent_session_id,
+            meta=msgspec.json.encode(event.meta or {}).decode(),
+        )
         return True
     if isinstance(event, SessionEnded):
         if not _earlier(item.ts_ms, item.event_id, row["end_event_ms"], row["end_event_id"]):
@@ -80,13 +103,20 @@ def merge_peer_event(row: Row, item: NormalizedEvent) -> bool:
     if isinstance(event, PeerJoined):
         if not _earlier(item.ts_ms, item.event_id, row["joined_ms"], row["join_event_id"]):
             return False
-        row.update(joined_ms=item.ts_ms, join_event_id=item.event_id, user_id=event.user_id,
-                   display_name=event.display_name,
-                   custom_participant_id=event.custom_participant_id,
-                   preset_name=event.preset_name, preset_view_type=event.preset_view_type,
-                   role=event.role, socket_session_id=event.socket_session_id)
-        row["search_text"] = search_text(event.display_name, event.user_id,
-                                         event.custom_participant_id, row["peer_id"])
+        row.update(
+            joined_ms=item.ts_ms,
+            join_event_id=item.event_id,
+            user_id=event.user_id,
+            display_name=event.display_name,
+            custom_participant_id=event.custom_participant_id,
+            preset_name=event.preset_name,
+            preset_view_type=event.preset_view_type,
+            role=event.role,
+            socket_session_id=event.socket_session_id,
+        )
+        row["search_text"] = search_text(
+            event.display_name, event.user_id, event.custom_participant_id, row["peer_id"]
+        )
         return True
     if isinstance(event, PeerLeft):
         if not _later(item.ts_ms, item.event_id, row["left_ms"], row["left_event_id"]):
@@ -104,9 +134,13 @@ def merge_meeting_event(row: Row | None, item: NormalizedEvent) -> Row | None:
         item.ts_ms, item.event_id, row["version_ms"], row["version_event_id"]
     ):
         return None
-    return {"meeting_id": event.meeting_id, "title": event.title,
-            "session_type": event.session_type, "version_ms": item.ts_ms,
-            "version_event_id": item.event_id}
+    return {
+        "meeting_id": event.meeting_id,
+        "title": event.title,
+        "session_type": event.session_type,
+        "version_ms": item.ts_ms,
+        "version_event_id": item.event_id,
+    }
 
 
 def search_text(*fields: str | None) -> str:

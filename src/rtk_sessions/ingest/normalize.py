@@ -180,4 +180,3 @@ def maybe_gunzip(body: bytes, content_encoding: str | None, max_bytes: int) -> b
     if encoding in ("gzip", "x-gzip"):
         return gunzip_limited(body, max_bytes)
     raise BodyError(f"unsupported Content-Encoding {content_encoding!r}; use gzip or none")
-

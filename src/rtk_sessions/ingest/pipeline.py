@@ -25,9 +25,7 @@ class IngestReport:
         """Fold in the report of a later chunk whose items started at ``index_offset``."""
         self.accepted += other.accepted
         self.duplicates += other.duplicates
-        self.rejected += [
-            Rejection(r.index + index_offset, r.id, r.error) for r in other.rejected
-        ]
+        self.rejected += [Rejection(r.index + index_offset, r.id, r.error) for r in other.rejected]
 
 
 def ingest_items(

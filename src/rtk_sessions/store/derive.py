@@ -95,17 +95,29 @@ class SessionDeriver:
         chain: dict[str, tuple[str, int | None, str | None, int | None]] = {}
         for chunk in _chunked(meeting_ids):
             for row in self.conn.execute(
-                select(sessions.c.session_id, sessions.c.meeting_id, sessions.c.parent_session_id,
-                       sessions.c.started_ms, sessions.c.superseded_ms)
-                .where(sessions.c.app_pk == self.app_pk, sessions.c.meeting_id.in_(chunk))
+                select(
+                    sessions.c.session_id,
+                    sessions.c.meeting_id,
+                    sessions.c.parent_session_id,
+                    sessions.c.started_ms,
+                    sessions.c.superseded_ms,
+                ).where(sessions.c.app_pk == self.app_pk, sessions.c.meeting_id.in_(chunk))
             ):
-                chain[row.session_id] = (row.meeting_id, row.started_ms, row.parent_session_id,
-                                         row.superseded_ms)
+                chain[row.session_id] = (
+                    row.meeting_id,
+                    row.started_ms,
+                    row.parent_session_id,
+                    row.superseded_ms,
+                )
         for session_id in touched:  # what this batch knows is newer than the table
             row = state.sessions[session_id]
             stored = chain.get(session_id, (None, None, None, row.get("superseded_ms")))
-            chain[session_id] = (row["meeting_id"], row["started_ms"], row["parent_session_id"],
-                                 stored[3])
+            chain[session_id] = (
+                row["meeting_id"],
+                row["started_ms"],
+                row["parent_session_id"],
+                stored[3],
+            )
         return {
             session_id: superseded
             for session_id, superseded in _successor_starts(chain).items()
@@ -164,8 +176,12 @@ class SessionDeriver:
         children: dict[str, list[tuple[int, int | None]]] = {p: [] for p in parents}
         for chunk in _chunked(sorted(parents)):
             for row in self.conn.execute(
-                select(sessions.c.session_id, sessions.c.parent_session_id,
-                       sessions.c.open_peers, sessions.c.quiet_since_ms)
+                select(
+                    sessions.c.session_id,
+                    sessions.c.parent_session_id,
+                    sessions.c.open_peers,
+                    sessions.c.quiet_since_ms,
+                )
                 .where(sessions.c.app_pk == self.app_pk)
                 .where(sessions.c.session_id.in_(chunk) | sessions.c.parent_session_id.in_(chunk))
             ):
@@ -176,8 +192,13 @@ class SessionDeriver:
         updates = []
         for session_id in sorted(own):
             tree_open, tree_quiet = tree_aggregate(*own[session_id], children[session_id])
-            updates.append({"b_session_id": session_id, "tree_open_peers": tree_open,
-                            "tree_quiet_since_ms": tree_quiet})
+            updates.append(
+                {
+                    "b_session_id": session_id,
+                    "tree_open_peers": tree_open,
+                    "tree_quiet_since_ms": tree_quiet,
+                }
+            )
         self._write(updates)
 
 
@@ -200,6 +221,6 @@ def _successor_starts(
             by_meeting.setdefault(meeting_id, []).append((started, session_id))
     for ordered in by_meeting.values():
         ordered.sort()
-        for (_, session_id), (next_start, _) in zip(ordered, ordered[1:]):
+        for (_, session_id), (next_start, _) in zip(ordered, ordered[1:], strict=False):
             result[session_id] = next_start
     return result

@@ -24,8 +24,9 @@ def duration_ms_expression(closed_ms: int | None, now_ms: int) -> ColumnElement[
     left: ColumnElement[Any] = peers.c.left_ms
     if closed_ms is not None:
         closed = literal(closed_ms, BigInteger)
-        left = case((peers.c.left_ms.is_(None) | (peers.c.left_ms > closed), closed),
-                    else_=peers.c.left_ms)
+        left = case(
+            (peers.c.left_ms.is_(None) | (peers.c.left_ms > closed), closed), else_=peers.c.left_ms
+        )
     until = func.coalesce(left, literal(now_ms, BigInteger))
     return case((until < peers.c.joined_ms, 0), else_=until - peers.c.joined_ms)
 
@@ -47,8 +48,9 @@ def list_peers(
     if search:
         conditions.append(peers.c.search_text.contains(search.casefold(), autoescape=True))
     key = peers.c.joined_ms if sort_by == "joinedAt" else duration_ms_expression(closed_ms, now_ms)
-    order = [key.desc(), peers.c.peer_id.desc()] if descending else [
-        key.asc(), peers.c.peer_id.asc()]
+    order = (
+        [key.desc(), peers.c.peer_id.desc()] if descending else [key.asc(), peers.c.peer_id.asc()]
+    )
     rows = conn.execute(
         select(peers).where(*conditions).order_by(*order).offset(page.offset).limit(page.limit)
     )

@@ -32,9 +32,18 @@ class SessionFilter:
 
     @property
     def narrows(self) -> bool:
-        return any(v is not None for v in (self.associated_id, self.start_ms, self.end_ms,
-                                           self.status, self.min_peers, self.max_peers,
-                                           self.search))
+        return any(
+            v is not None
+            for v in (
+                self.associated_id,
+                self.start_ms,
+                self.end_ms,
+                self.status,
+                self.min_peers,
+                self.max_peers,
+                self.search,
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +86,11 @@ def list_sessions(
     conditions = [sessions.c.app_pk == app_pk, sessions.c.listed == true()]
     conditions += _filter_conditions(where, now_ms, grace_ms)
     key = sessions.c.started_ms if sort_by == "createdAt" else minutes_ms_expression(now_ms)
-    order = [key.desc(), sessions.c.session_id.desc()] if descending else [
-        key.asc(), sessions.c.session_id.asc()]
+    order = (
+        [key.desc(), sessions.c.session_id.desc()]
+        if descending
+        else [key.asc(), sessions.c.session_id.asc()]
+    )
     rows = conn.execute(
         select(sessions).where(*conditions).order_by(*order).offset(page.offset).limit(page.limit)
     )
@@ -108,7 +120,9 @@ def _filter_conditions(where: SessionFilter, now_ms: int, grace_ms: int) -> list
 
 def _total(conn: Connection, app_pk: int, where: SessionFilter, conditions: list) -> int:
     if where.narrows:
-        return conn.execute(select(func.count()).select_from(sessions).where(*conditions)).scalar_one()
+        return conn.execute(
+            select(func.count()).select_from(sessions).where(*conditions)
+        ).scalar_one()
     total = conn.execute(select(apps.c.listed_sessions).where(apps.c.app_pk == app_pk)).scalar()
     return total or 0
 

@@ -58,9 +58,16 @@ def _append_to_log(
     db: Database, conn: Connection, app_pk: int, batch: list[NormalizedEvent], received_ms: int
 ) -> list[NormalizedEvent]:
     rows = [
-        {"app_pk": app_pk, "event_id": e.event_id, "type": e.type, "ts_ms": e.ts_ms,
-         "session_id": e.session_id, "peer_id": e.peer_id, "payload": e.payload,
-         "received_ms": received_ms}
+        {
+            "app_pk": app_pk,
+            "event_id": e.event_id,
+            "type": e.type,
+            "ts_ms": e.ts_ms,
+            "session_id": e.session_id,
+            "peer_id": e.peer_id,
+            "payload": e.payload,
+            "received_ms": received_ms,
+        }
         for e in batch
     ]
     statement = db.insert(events).on_conflict_do_nothing().returning(events.c.event_id)
@@ -92,8 +99,10 @@ def _apply_meetings(
         statement = db.insert(meetings)
         statement = statement.on_conflict_do_update(
             index_elements=[meetings.c.app_pk, meetings.c.meeting_id],
-            set_={c: statement.excluded[c] for c in
-                  ("title", "session_type", "version_ms", "version_event_id")},
+            set_={
+                c: statement.excluded[c]
+                for c in ("title", "session_type", "version_ms", "version_event_id")
+            },
         )
         conn.execute(statement, [{"app_pk": app_pk, **row} for row in changed.values()])
     return changed
@@ -124,7 +133,9 @@ class _LifecycleWriter:
                     dirty_sessions.add(session_id)
                 if item.peer_id is None:
                     continue
-                peer = session_peers.setdefault(item.peer_id, new_peer_row(session_id, item.peer_id))
+                peer = session_peers.setdefault(
+                    item.peer_id, new_peer_row(session_id, item.peer_id)
+                )
                 if merge_peer_event(peer, item):
                     dirty_peers[(session_id, item.peer_id)] = peer
         self._refresh_meeting_copies(state.sessions, dirty_sessions, changed_meetings)
@@ -167,9 +178,12 @@ class _LifecycleWriter:
                 )
             ).scalars()
             rows += [
-                {"b_session_id": session_id, "meeting_title": meeting["title"],
-                 "session_type": meeting["session_type"],
-                 "search_text": search_text(meeting["title"], meeting_id, session_id)}
+                {
+                    "b_session_id": session_id,
+                    "meeting_title": meeting["title"],
+                    "session_type": meeting["session_type"],
+                    "search_text": search_text(meeting["title"], meeting_id, session_id),
+                }
                 for session_id in session_ids
                 if session_id not in already_done
             ]
@@ -198,9 +212,19 @@ class _LifecycleWriter:
     def _write_session_facts(self, loaded: dict[str, Row], dirty: set[str]) -> None:
         if not dirty:
             return
-        fact_columns = ("meeting_id", "parent_session_id", "start_event_ms", "start_event_id",
-                        "meta", "end_event_ms", "end_event_id", "end_reason", "meeting_title",
-                        "session_type", "search_text")
+        fact_columns = (
+            "meeting_id",
+            "parent_session_id",
+            "start_event_ms",
+            "start_event_id",
+            "meta",
+            "end_event_ms",
+            "end_event_id",
+            "end_reason",
+            "meeting_title",
+            "session_type",
+            "search_text",
+        )
         rows = [
             {"app_pk": self.app_pk, "session_id": s, **{c: loaded[s].get(c) for c in fact_columns}}
             for s in sorted(dirty)
@@ -220,4 +244,3 @@ def _copy_meeting(row: Row, meeting: Row | None) -> None:
     row["meeting_title"] = meeting["title"] if meeting else None
     row["session_type"] = meeting["session_type"] if meeting else "meeting"
     row["search_text"] = search_text(row["meeting_title"], row["meeting_id"], row["session_id"])
-
