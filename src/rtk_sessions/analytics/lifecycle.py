@@ -183,9 +183,12 @@ def minutes_consumed_ms(
 def to_minutes(ms: int | float) -> float:
     """Milliseconds as minutes, rounded to 4 decimals (the API's precision).
 
-    Computed as seconds / 60, the way RealtimeKit's figures (and the
-    reference answers in examples/basic) are: an exact tie at the fifth
-    decimal then rounds the way that float lands, identically every time.
+    Computed as seconds / 60, as RealtimeKit's figures are: the 355 peer
+    durations of examples/basic all match. For a session the input is the
+    exact integer total of its peers' milliseconds, so the result does not
+    depend on the order peers are summed in; where that total is an exact
+    tie at the fifth decimal (total ms ≡ 3 mod 6) the reference answers
+    were summed in float in arrival order and may round the other way.
     """
     return round(ms / 1000 / 60, 4)
 

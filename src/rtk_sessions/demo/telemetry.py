@@ -164,7 +164,9 @@ def _add_awkward_calls(rec: Recorder, chosen: list[tuple[Peer, StatsPlan]]) -> N
         and not plan.audio_only
     ]
     picks = rng.sample(long_calls, min(6, len(long_calls)))
-    for role, (peer, plan) in zip(("reset", "gap", "muted", "lossy", "share", "share"), picks, strict=False):
+    for role, (peer, plan) in zip(
+        ("reset", "gap", "muted", "lossy", "share", "share"), picks, strict=False
+    ):
         start, end = peer.joined_ms, peer.end_ms
         middle = rng.randrange(start + 3 * MINUTE_MS, end - 3 * MINUTE_MS)
         if role == "reset":

@@ -78,7 +78,7 @@ class SessionDeriver:
             was_listed = bool(row.get("listed"))
             updates.append(self._summarize(row, state.peers.get(session_id, {})))
             listed_delta += int(bool(row["listed"])) - int(was_listed)
-        self._write(updates)
+        self.update_sessions(updates)
         self._refresh_trees(state, recompute)
         if listed_delta:
             self.conn.execute(
@@ -154,7 +154,8 @@ class SessionDeriver:
         row.update(derived)
         return {"b_session_id": row["session_id"], **derived}
 
-    def _write(self, updates: list[Row]) -> None:
+    def update_sessions(self, updates: list[Row]) -> None:
+        """Set columns of sessions; each row names its session as ``b_session_id``."""
         if updates:
             self.conn.execute(
                 update(sessions).where(
@@ -199,7 +200,7 @@ class SessionDeriver:
                     "tree_quiet_since_ms": tree_quiet,
                 }
             )
-        self._write(updates)
+        self.update_sessions(updates)
 
 
 def _started_ms(row: Row, session_peers: dict[str, Row]) -> int | None:

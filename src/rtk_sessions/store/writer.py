@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, select
 
 from rtk_sessions.ingest.events import LIFECYCLE_TYPES
 from rtk_sessions.ingest.merge import (
@@ -187,14 +187,7 @@ class _LifecycleWriter:
                 for session_id in session_ids
                 if session_id not in already_done
             ]
-        if rows:
-            self.conn.execute(
-                update(sessions).where(
-                    sessions.c.app_pk == self.app_pk,
-                    sessions.c.session_id == bindparam("b_session_id"),
-                ),
-                rows,
-            )
+        self.deriver.update_sessions(rows)
 
     def _write_peers(self, rows: list[Row]) -> None:
         if not rows:
