@@ -97,10 +97,17 @@ CASES = {
         M,
         dict(status=LIVE, ended=None, live=0),
     ),
-    "grace period over: ended at the last leave": (
+    "exactly the grace period after the last leave: still live": (
         SessionFacts(start_event_ms=0),
         [p("a", 0, 10 * M)],
         11 * M,
+        M,
+        dict(status=LIVE, ended=None),
+    ),
+    "more than the grace period: ended at the last leave": (
+        SessionFacts(start_event_ms=0),
+        [p("a", 0, 10 * M)],
+        11 * M + 1,
         M,
         dict(status=ENDED, ended=10 * M),
     ),

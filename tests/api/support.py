@@ -1,13 +1,49 @@
-"""Helpers of the HTTP API tests: an app under test and the error-envelope checks."""
+"""Helpers of the HTTP API tests: a server, an app under test, the error-envelope checks."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.conftest import ACCOUNT, LiveServer, TestClock
+from rtk_sessions.app import create_app
+from rtk_sessions.config import Settings
+from rtk_sessions.store.database import Database
+from rtk_sessions.store.migrate import upgrade
+from tests.conftest import (
+    ACCOUNT,
+    LiveServer,
+    TestClock,
+    free_port,
+    make_token,
+    serve_in_thread,
+)
+from tests.factories import T0
+
+START_MS = T0  # 2026-01-01T00:00:00Z, the clock of every test unless it moves it
+
+
+@contextmanager
+def running_server(directory: Path, **settings: Any) -> Iterator[LiveServer]:
+    """A migrated SQLite file in ``directory``, served by uvicorn, with a read+ingest token."""
+    url = f"sqlite:///{directory / 'rtk.db'}"
+    db = Database(url)
+    upgrade(db)
+    clock = TestClock(START_MS)
+    port = free_port()
+    app = create_app(Settings(database_url=url, session_grace_seconds=60, **settings),
+                     database=db, clock=clock)
+    server, thread = serve_in_thread(app, port)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", db, clock, make_token(db))
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        db.dispose()
 
 
 @dataclass

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from rtk_sessions.store.tokens import find_active, revoke
-from tests.api.conftest import running_server
+from tests.api.support import running_server
 from tests.conftest import LiveServer, make_token
 from tests.factories import MIN, T0, meeting, started, visit
 
@@ -22,7 +22,8 @@ AUTH_ERROR = {"success": False, "errors": [{"code": 10000, "message": "Authentic
               "messages": [], "result": None}
 READS = ["/sessions", "/sessions/s1", "/sessions/s1/participants", "/sessions/s1/participants/a"]
 PREFIXES = ["", "/client/v4"]
-ENDPOINTS = [f"GET {p}/accounts/{{account}}/realtime/kit/{{app}}{r}" for p in PREFIXES for r in READS]
+ENDPOINTS = [f"GET {prefix}/accounts/{{account}}/realtime/kit/{{app}}{read}"
+             for prefix in PREFIXES for read in READS]
 ENDPOINTS += ["POST /ingest/accounts/{account}/apps/{app}/events"]
 
 
@@ -137,7 +138,8 @@ def test_x_auth_key_and_email(tenants: Tenants, endpoint: str) -> None:
     assert tenants.call(endpoint, plain).status_code == 200
     bound = tenants.tokens["bound"]
     for email in ("Ops@Example.com", "OPS@example.COM"):
-        assert tenants.call(endpoint, {"X-Auth-Key": bound, "X-Auth-Email": email}).status_code == 200
+        response = tenants.call(endpoint, {"X-Auth-Key": bound, "X-Auth-Email": email})
+        assert response.status_code == 200
     assert_auth_error(tenants.call(endpoint, {"X-Auth-Key": bound,
                                               "X-Auth-Email": "intruder@example.com"}), 401)
     assert_auth_error(tenants.call(endpoint, {"X-Auth-Key": tenants.tokens["revoked"],
@@ -145,7 +147,7 @@ def test_x_auth_key_and_email(tenants: Tenants, endpoint: str) -> None:
 
 
 def _titles(tenants: Tenants, token: str, account: str, app: str) -> list[str]:
-    response = tenants.call(f"GET /accounts/{{account}}/realtime/kit/{{app}}/sessions",
+    response = tenants.call("GET /accounts/{account}/realtime/kit/{app}/sessions",
                             bearer(token), account=account, app=app)
     assert response.status_code == 200
     return [s["meeting_display_name"] for s in response.json()["data"]["sessions"]]

@@ -75,7 +75,8 @@ def test_peer_stats_from_metadata_and_events(people: AppUnderTest) -> None:
         "sdk_name": "web-core", "sdk_version": "1.2.0", "user_agent": CHROME_UA,
         "webgl_support": "webgl2"}
     ip = stats["ip_information"]
-    assert (ip["ipv4"], ip["ip"], ip["country"], ip["org"]) == ("8.8.8.8", "8.8.8.8", "US", "GOOGLE")
+    assert (ip["ipv4"], ip["ip"], ip["country"], ip["org"]) == (
+        "8.8.8.8", "8.8.8.8", "US", "GOOGLE")
     assert ip["city"] is None and ip["timezone"] is None  # unknown, never invented
     assert stats["precall_network_information"] == {
         "backend_rtt": 41.5, "effective_networktype": "4g", "fractional_loss": 0.01,

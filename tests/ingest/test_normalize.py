@@ -109,3 +109,10 @@ def test_duplicates_within_a_batch_count_once():
 def test_offsets_are_converted_to_utc():
     (event,) = validate_items(encode({**GOOD, "ts": "2026-01-01T02:00:00+02:00"})).events
     assert event.ts_ms == 1_767_225_600_000
+
+
+def test_a_session_cannot_be_its_own_breakout_room():
+    started = {"id": "e", "type": "session.started", "ts": GOOD["ts"], "session_id": "s",
+               "meeting_id": "m", "parent_session_id": "s"}
+    (rejection,) = validate_items(encode(started)).rejected
+    assert "parent_session_id must name another session" in rejection.error

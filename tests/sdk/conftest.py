@@ -226,11 +226,27 @@ def sdk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SdkServer]:
         _stop(proc)
 
 
+def _server_logs(item: pytest.Item) -> list[Path]:
+    """The logs of the servers a test uses: any fixture value with a ``log`` path
+    (``sdk_server`` here, the demo's server in test_sdk_demo.py)."""
+    logs: list[Path] = []
+    for value in getattr(item, "funcargs", {}).values():
+        log = getattr(value, "log", None)
+        if isinstance(log, Path) and log not in logs:
+            logs.append(log)
+    if not logs and _server_log is not None and "sdk_server" in getattr(item, "fixturenames", ()):
+        logs.append(_server_log)  # failed while setting sdk_server up
+    return logs
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """Attach the tail of the server's log to a failing test's report."""
     outcome = yield
     report = outcome.get_result()
-    if report.failed and _server_log is not None and _server_log.exists():
-        text = _server_log.read_text(errors="replace")
-        report.sections.append(("rtk-sessions serve log (tail)", text[-8000:]))
+    if not report.failed:
+        return
+    for log in _server_logs(item):
+        if log.exists():
+            text = log.read_text(errors="replace")
+            report.sections.append((f"rtk-sessions serve log (tail): {log}", text[-8000:]))

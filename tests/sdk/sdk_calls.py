@@ -17,6 +17,13 @@ therefore also made through ``with_raw_response`` and the raw JSON is
 compared, type for type, with what the SDK parsed: a value the SDK had to
 convert is reported as ``coerced`` and fails the run like a validation error.
 
+``ids.json`` names the data to call with (see ``conftest.plan`` and
+``test_sdk_demo.plan_demo``); a few keys are optional, with the defaults the
+examples/basic run relies on: ``key_token`` (the token of the X-Auth-Key style,
+bound to ``email``; default: ``<token>``), ``live_search`` ("STELLA"),
+``participants_range`` ("1:5"), ``participants_exact`` ("5") and
+``breakout_rooms`` (``[breakout_room]``: each room's raw participants are listed).
+
 Prints one JSON document on stdout::
 
     {"sdk_version", "generation_features", "calls": {name: {"kwargs", "response"}},
@@ -246,8 +253,11 @@ def main(argv: list[str]) -> int:
         return Cloudflare(base_url=sdk_base, _strict_response_validation=True, max_retries=0,
                           timeout=60, **auth)
 
+    # The X-Auth-Key style may use another token (one bound to ids["email"]): the
+    # demo prints a token bound to no email, the operator creates the bound one.
+    key_token = ids.get("key_token", token)
     bearer = client(api_token=token)
-    keyed = client(api_key=token, api_email=ids["email"])
+    keyed = client(api_key=key_token, api_email=ids["email"])
     sessions = bearer.realtime_kit.sessions
     raw = sessions.with_raw_response
     scope = {"account_id": account, "app_id": app}
@@ -323,8 +333,10 @@ def main(argv: list[str]) -> int:
     list_sessions("sessions_search", search=ids["search"], per_page=100.0)
     list_sessions("sessions_associated", associated_id=ids["associated_id"], per_page=100.0)
     list_sessions("sessions_time_range", start_time=start_time, end_time=end_time, per_page=100.0)
-    list_sessions("sessions_participants_1_5", participants="1:5", per_page=100.0)
-    list_sessions("sessions_participants_exact", participants="5", per_page=100.0)
+    list_sessions("sessions_participants_1_5", participants=ids.get("participants_range", "1:5"),
+                  per_page=100.0)
+    list_sessions("sessions_participants_exact", participants=ids.get("participants_exact", "5"),
+                  per_page=100.0)
     list_sessions("sessions_combined", status="ENDED", participants=ids["combined_participants"],
                   search=ids["combined_search"], sort_by="minutesConsumed", sort_order="ASC",
                   start_time=datetime.fromisoformat(ids["combined_start_time"]),
@@ -355,8 +367,11 @@ def main(argv: list[str]) -> int:
     participants("participants_parent_consolidated_duration", ids["parent_session"],
                  view="consolidated", sort_by="duration", sort_order="DESC", per_page=3.0,
                  page_no=1.0)
+    for i, room in enumerate(ids.get("breakout_rooms", [ids["breakout_room"]])):
+        participants(f"participants_breakout_room_{i}_raw", room, view="raw", per_page=100.0)
     participants("participants_live", ids["live_session"], include_peer_events=True)
-    participants("participants_live_search", ids["live_session"], search="STELLA")
+    participants("participants_live_search", ids["live_session"],
+                 search=ids.get("live_search", "STELLA"))
 
     # ---- GET /sessions/{id}/participants/{peer} -----------------------------
     participant("participant_ended", ids["ended_session"], ids["ended_peer"])
@@ -399,9 +414,10 @@ def main(argv: list[str]) -> int:
     bad_key = client(api_key="rtk_not_a_real_token", api_email=ids["email"]).realtime_kit.sessions
     run.expect_error("unauthenticated_key", cloudflare.AuthenticationError,
                      bad_key.get_session_participants, ids["ended_session"], **scope)
-    other_email = client(api_key=token, api_email="someone-else@example.com").realtime_kit.sessions
+    other_email = client(api_key=key_token,
+                         api_email="someone-else@example.com").realtime_kit.sessions
     run.expect_error("unauthenticated_wrong_email", cloudflare.AuthenticationError,
-                     other_email.get_sessions, **scope)  # the token is bound to ids["email"]
+                     other_email.get_sessions, **scope)  # key_token is bound to ids["email"]
     run.expect_error("forbidden_other_account", cloudflare.PermissionDeniedError,
                      sessions.get_sessions, account_id=ids["other_account"], app_id=app)
     run.expect_error("bad_participants_range", cloudflare.BadRequestError,

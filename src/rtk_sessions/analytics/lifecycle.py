@@ -159,7 +159,7 @@ def status(
     if closed_ms is not None:
         return ENDED
     if tree_open_peers == 0 and tree_quiet_since_ms is not None:
-        if tree_quiet_since_ms + grace_ms <= now_ms:
+        if tree_quiet_since_ms + grace_ms < now_ms:  # "more than the grace period ago"
             return ENDED
     return LIVE
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import anyio
 import msgspec
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 from sqlalchemy import text
 
 from rtk_sessions.api.context import AppContext
@@ -36,6 +37,6 @@ class HealthController(Controller):
         return Health("ok")
 
     @get("/readyz", summary="Database reachable and schema current", operation_id="readyz")
-    async def readyz(self, ctx: AppContext) -> Response[Health]:
+    async def readyz(self, ctx: NamedDependency[AppContext]) -> Response[Health]:
         health = await anyio.to_thread.run_sync(_readiness, ctx)
         return Response(health, status_code=200 if health.status == "ok" else 503)

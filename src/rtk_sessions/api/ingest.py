@@ -5,6 +5,8 @@ from __future__ import annotations
 import anyio
 import msgspec
 from litestar import Controller, Request, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from rtk_sessions.api.context import AppContext
 from rtk_sessions.api.envelope import INGEST_ERRORS, BadParameter, PayloadTooLarge
@@ -86,7 +88,11 @@ class IngestController(Controller):
         request_max_body_size=None,
     )
     async def ingest_events(
-        self, ctx: AppContext, request: Request, account_id: str, app_id: str
+        self,
+        ctx: NamedDependency[AppContext],
+        request: Request,
+        account_id: FromPath[str],
+        app_id: FromPath[str],
     ) -> IngestResponse:
         """A JSON array of events, or NDJSON (Content-Type: application/x-ndjson), optionally
         gzip (Content-Encoding: gzip). Valid events are stored even when others are rejected;

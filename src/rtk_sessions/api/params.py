@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 
 from rtk_sessions.api.envelope import BadParameter
 from rtk_sessions.clock import datetime_to_ms
 from rtk_sessions.store.sessions import Page
 
+#: Larger page numbers or peer counts than this are refused (they would overflow SQL integers).
+LARGEST_WHOLE = 1_000_000_000
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+
 
 def _whole(name: str, value: float) -> int:
     if not math.isfinite(value) or value != int(value):
         raise BadParameter(f"{name} must be a whole number; got {value}")
+    if abs(value) > LARGEST_WHOLE:
+        raise BadParameter(f"{name} must be at most {LARGEST_WHOLE}; got {value:.0f}")
     return int(value)
 
 
@@ -31,26 +38,32 @@ def participants_range(text: str | None) -> tuple[int | None, int | None]:
     """``"n"`` (exactly n), ``"min:max"``, ``"min:"`` or ``":max"`` peers."""
     if text is None or text.strip() == "":
         return None, None
-    low, sep, high = text.strip().partition(":")
-    try:
-        if not sep:
-            exact = int(low)
-            bounds: tuple[int | None, int | None] = (exact, exact)
-        else:
-            bounds = (int(low) if low.strip() else None, int(high) if high.strip() else None)
-    except ValueError:
+    low, sep, high = (part.strip() for part in text.strip().partition(":"))
+    parts = [low] if not sep else [p for p in (low, high) if p]
+    if not all(_DIGITS.fullmatch(p) and int(p) <= LARGEST_WHOLE for p in parts) or not parts:
         raise BadParameter(
-            f"participants must be 'n' or 'min:max' with whole numbers; got {text!r}"
-        ) from None
-    if any(b is not None and b < 0 for b in bounds):
-        raise BadParameter(f"participants bounds must not be negative; got {text!r}")
+            "participants must be 'n', 'min:max', 'min:' or ':max' with whole numbers "
+            f"from 0 to {LARGEST_WHOLE}; got {text!r}"
+        )
+    if not sep:
+        bounds: tuple[int | None, int | None] = (int(low), int(low))
+    else:
+        bounds = (int(low) if low else None, int(high) if high else None)
     if bounds[0] is not None and bounds[1] is not None and bounds[0] > bounds[1]:
         raise BadParameter(f"participants min must not exceed max; got {text!r}")
     return bounds
 
 
-def time_ms(value: datetime | None) -> int | None:
-    return None if value is None else datetime_to_ms(value)
+def time_ms(name: str, value: datetime | None) -> int | None:
+    """Epoch ms of an ISO 8601 time parameter, which must carry an offset or ``Z``."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise BadParameter(
+            f"invalid query parameter '{name}': expected an ISO 8601 time with an offset, "
+            f"e.g. 2026-01-09T13:00:15.936Z; got {value.isoformat()} without one"
+        )
+    return datetime_to_ms(value)
 
 
 def sections_of(filters: str | None, allowed: tuple[str, ...]) -> frozenset[str]:

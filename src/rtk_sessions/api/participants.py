@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 import anyio
 import msgspec
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, QueryParameter
 from sqlalchemy import Connection
 
 from rtk_sessions.analytics.lifecycle import to_minutes
@@ -172,28 +173,28 @@ class ParticipantsController(Controller):
     )
     async def list_participants(
         self,
-        ctx: AppContext,
-        account_id: str,
-        app_id: str,
-        session_id: str,
+        ctx: NamedDependency[AppContext],
+        account_id: FromPath[str],
+        app_id: FromPath[str],
+        session_id: FromPath[str],
         search: Annotated[
             str | None,
-            Parameter(
+            QueryParameter(
                 description="Case-insensitive substring of display name, user id, custom participant id or peer id."
             ),
         ] = None,
-        sort_by: Literal["joinedAt", "duration"] = "joinedAt",
-        sort_order: Literal["ASC", "DESC"] = "ASC",
+        sort_by: FromQuery[Literal["joinedAt", "duration"]] = "joinedAt",
+        sort_order: FromQuery[Literal["ASC", "DESC"]] = "ASC",
         page_no: Annotated[
-            float | None, Parameter(description="Page, from 1 (0 = default).")
+            float | None, QueryParameter(description="Page, from 1 (0 = default).")
         ] = None,
         per_page: Annotated[
-            float | None, Parameter(description="1..200, default 25 (0 = default).")
+            float | None, QueryParameter(description="1..200, default 25 (0 = default).")
         ] = None,
-        include_peer_events: bool = False,
+        include_peer_events: FromQuery[bool] = False,
         view: Annotated[
             Literal["raw", "consolidated"],
-            Parameter(
+            QueryParameter(
                 description="raw: one row per peer; consolidated: one per user over the session and its breakout rooms."
             ),
         ] = "raw",
@@ -235,18 +236,18 @@ class ParticipantsController(Controller):
     )
     async def participant_details(
         self,
-        ctx: AppContext,
-        account_id: str,
-        app_id: str,
-        session_id: str,
-        participant_id: str,
+        ctx: NamedDependency[AppContext],
+        account_id: FromPath[str],
+        app_id: FromPath[str],
+        session_id: FromPath[str],
+        participant_id: FromPath[str],
         filters: Annotated[
             str | None,
-            Parameter(
+            QueryParameter(
                 description="Comma-separated: device_info, ip_information, precall_network_information, events, quality_stats (none = all)."
             ),
         ] = None,
-        include_peer_events: bool = False,
+        include_peer_events: FromQuery[bool] = False,
     ) -> ParticipantDetailResponse:
         sections = sections_of(filters, DETAIL_SECTIONS)
         now_ms = ctx.clock()

@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from rtk_sessions.analytics.lifecycle import (
     ended_at_ms,
@@ -133,37 +134,37 @@ class SessionsController(Controller):
     )
     async def list_sessions(
         self,
-        ctx: AppContext,
-        account_id: str,
-        app_id: str,
+        ctx: NamedDependency[AppContext],
+        account_id: FromPath[str],
+        app_id: FromPath[str],
         associated_id: Annotated[
-            str | None, Parameter(description="Only this meeting's sessions.")
+            str | None, QueryParameter(description="Only this meeting's sessions.")
         ] = None,
         start_time: Annotated[
             datetime | None,
-            Parameter(description="Sessions that started at or after this time (ISO 8601)."),
+            QueryParameter(description="Sessions that started at or after this time (ISO 8601)."),
         ] = None,
         end_time: Annotated[
             datetime | None,
-            Parameter(description="Sessions that started at or before this time (ISO 8601)."),
+            QueryParameter(description="Sessions that started at or before this time (ISO 8601)."),
         ] = None,
-        status: Literal["LIVE", "ENDED"] | None = None,
+        status: FromQuery[Literal["LIVE", "ENDED"] | None] = None,
         participants: Annotated[
-            str | None, Parameter(description="Peers who ever joined: 'n' or 'min:max'.")
+            str | None, QueryParameter(description="Peers who ever joined: 'n' or 'min:max'.")
         ] = None,
         search: Annotated[
             str | None,
-            Parameter(
+            QueryParameter(
                 description="Case-insensitive substring of meeting title, meeting id or session id."
             ),
         ] = None,
-        sort_by: Literal["createdAt", "minutesConsumed"] = "createdAt",
-        sort_order: Literal["ASC", "DESC"] = "DESC",
+        sort_by: FromQuery[Literal["createdAt", "minutesConsumed"]] = "createdAt",
+        sort_order: FromQuery[Literal["ASC", "DESC"]] = "DESC",
         page_no: Annotated[
-            float | None, Parameter(description="Page, from 1 (0 = default).")
+            float | None, QueryParameter(description="Page, from 1 (0 = default).")
         ] = None,
         per_page: Annotated[
-            float | None, Parameter(description="1..100, default 20 (0 = default).")
+            float | None, QueryParameter(description="1..100, default 20 (0 = default).")
         ] = None,
     ) -> SessionListResponse:
         """Top-level sessions of the app; breakout rooms are listed in their parent."""
@@ -173,8 +174,8 @@ class SessionsController(Controller):
         min_peers, max_peers = participants_range(participants)
         where = SessionFilter(
             associated_id=associated_id,
-            start_ms=time_ms(start_time),
-            end_ms=time_ms(end_time),
+            start_ms=time_ms("start_time", start_time),
+            end_ms=time_ms("end_time", end_time),
             status=status,
             min_peers=min_peers,
             max_peers=max_peers,
@@ -206,12 +207,12 @@ class SessionsController(Controller):
     )
     async def session_details(
         self,
-        ctx: AppContext,
-        account_id: str,
-        app_id: str,
-        session_id: str,
+        ctx: NamedDependency[AppContext],
+        account_id: FromPath[str],
+        app_id: FromPath[str],
+        session_id: FromPath[str],
         include_breakout_rooms: Annotated[
-            bool, Parameter(description="List the breakout rooms as full sessions.")
+            bool, QueryParameter(description="List the breakout rooms as full sessions.")
         ] = False,
     ) -> SessionDetailResponse:
         now_ms = ctx.clock()

@@ -43,6 +43,12 @@ class SessionStarted(_Event, tag="session.started"):
     parent_session_id: Id | None = None
     meta: dict[str, Any] | None = None
 
+    def __post_init__(self) -> None:
+        if self.parent_session_id == self.session_id:
+            raise ValueError(
+                "parent_session_id must name another session (a breakout room's parent)"
+            )
+
 
 class SessionEnded(_Event, tag="session.ended"):
     session_id: Id

@@ -59,19 +59,25 @@ _ANY = msgspec.json.Decoder()
 
 
 def gunzip_limited(body: bytes, max_bytes: int) -> bytes:
-    """Decompress gzip, refusing to inflate past ``max_bytes`` (a zip bomb stops early)."""
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(body, max_bytes + 1)
-    except zlib.error as exc:
-        raise BodyError(f"body is not valid gzip: {exc}") from None
-    if len(out) > max_bytes or inflater.unconsumed_tail:
-        raise BodyError(
-            f"decompressed body is larger than the limit of {max_bytes} bytes", too_large=True
-        )
-    if not inflater.eof:
-        raise BodyError("body is not valid gzip: truncated stream")
-    return out
+    """Decompress gzip (all members, as ``cat a.gz b.gz`` makes), refusing to inflate
+    past ``max_bytes`` (a zip bomb stops early) and refusing trailing garbage."""
+    out = bytearray()
+    remaining = body
+    while True:
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            out += inflater.decompress(remaining, max_bytes + 1 - len(out))
+        except zlib.error as exc:
+            raise BodyError(f"body is not valid gzip: {exc}") from None
+        if len(out) > max_bytes or inflater.unconsumed_tail:
+            raise BodyError(
+                f"decompressed body is larger than the limit of {max_bytes} bytes", too_large=True
+            )
+        if not inflater.eof:
+            raise BodyError("body is not valid gzip: truncated stream")
+        remaining = inflater.unused_data
+        if not remaining:
+            return bytes(out)
 
 
 def split_body(body: bytes, *, ndjson: bool) -> list[bytes | BodyError]:
@@ -83,16 +89,28 @@ def split_body(body: bytes, *, ndjson: bool) -> list[bytes | BodyError]:
         return [bytes(body)]  # a single event object is accepted as a batch of one
     try:
         return [bytes(raw) for raw in _RAW_LIST.decode(body)]
-    except msgspec.DecodeError as exc:
-        raise BodyError(f"body is not a JSON array of events: {exc}") from None
+    except _UNREADABLE as exc:
+        raise BodyError(f"body is not a JSON array of events: {_reason(exc)}") from None
 
 
 def _check_json(line: bytes) -> bytes | BodyError:
     try:
         _ANY.decode(line)
-    except msgspec.DecodeError as exc:
-        return BodyError(f"line is not valid JSON: {exc}")
+    except _UNREADABLE as exc:
+        return BodyError(f"line is not valid JSON: {_reason(exc)}")
     return line
+
+
+# What decoding untrusted bytes can raise besides a validation error.
+_UNREADABLE = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return "not valid UTF-8"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc)
 
 
 def validate_items(items: list[bytes | BodyError]) -> ValidatedBatch:
@@ -117,10 +135,11 @@ def validate_items(items: list[bytes | BodyError]) -> ValidatedBatch:
 def _validate_one(raw: bytes) -> NormalizedEvent | str:
     try:
         event = _EVENT.decode(raw)
+        payload = raw.decode("utf-8")  # unknown keys are kept: they must be UTF-8 too
     except msgspec.ValidationError as exc:
         return _explain(str(exc), raw)
-    except msgspec.DecodeError as exc:
-        return f"not valid JSON: {exc}"
+    except _UNREADABLE as exc:
+        return f"not valid JSON: {_reason(exc)}"
     problem = _naive_timestamp(event)
     if problem:
         return problem
@@ -130,7 +149,7 @@ def _validate_one(raw: bytes) -> NormalizedEvent | str:
         ts_ms=datetime_to_ms(event.ts),
         session_id=getattr(event, "session_id", None),
         peer_id=getattr(event, "peer_id", None),
-        payload=raw.decode("utf-8"),
+        payload=payload,
         event=event,
     )
 
@@ -168,7 +187,7 @@ def _id_of(raw: bytes) -> str | None:
 def _field(raw: bytes, name: str) -> Any:
     try:
         obj = _ANY.decode(raw)
-    except msgspec.DecodeError:
+    except _UNREADABLE:
         return None
     return obj.get(name) if isinstance(obj, dict) else None
 

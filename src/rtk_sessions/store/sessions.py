@@ -58,7 +58,7 @@ def ended_condition(now_ms: int, grace_ms: int) -> ColumnElement[bool]:
         sessions.c.closed_ms.is_not(None),
         and_(
             sessions.c.tree_open_peers == 0,
-            sessions.c.tree_quiet_since_ms <= now_ms - grace_ms,
+            sessions.c.tree_quiet_since_ms < now_ms - grace_ms,
         ),
     )
 

@@ -1,0 +1,783 @@
+"""The demo answers every endpoint of the Sessions issue through both official SDK generations.
+
+As a user runs it: ``rtk-sessions demo --no-serve`` loads the synthetic app into a
+fresh SQLite file and prints its token alone on the last stdout line;
+``rtk-sessions token create --email ...`` adds a token for the X-Auth-Key +
+X-Auth-Email style (the demo's token is bound to no email, so a wrong email
+would not be refused with it); ``rtk-sessions serve`` serves the file.
+
+The demo's ids and times depend on the clock, so nothing here is hard-coded:
+the ids ``sdk_calls.py`` needs (an ended session where a user rejoined, a
+parent with breakout rooms, a live session with a peer still in and one who
+left, peers with device metadata, search strings, a combined filter...) are
+chosen from the demo's own answers over the plain HTTP API, which also give
+what every SDK call must read. Then ``sdk_calls.py`` runs with the current SDK
+(5.9.0) and the seed's (5.0.0), strict validation and raw-vs-parsed types.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+# Helpers of the examples/basic suite (tests/sdk is on sys.path: no __init__.py here).
+from test_sdk_conformance import (
+    GENERATIONS,
+    RUN_TIMEOUT_S,
+    SCRIPT,
+    Outcome,
+    clean_env,
+    ids_of,
+    interpreter,
+    when,
+    without_volatile,
+)
+
+pytestmark = pytest.mark.sdk
+
+DEMO_ACCOUNT = "demo-account"
+DEMO_APP = "demo-app"
+OTHER_ACCOUNT = "demo-account-other"
+EMAIL = "sdk-demo@example.com"
+DEMO_TIMEOUT_S = 300
+START_TIMEOUT_S = 60
+LIST_PAGE = 100  # per_page of sdk_calls.py's long session lists
+
+
+# --------------------------------------------------------------------------
+# the demo, loaded and served
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Catalog:
+    """The demo app as the plain HTTP API answers it (read once, before the SDK runs)."""
+
+    total: int  # paging.total_count of GET /sessions
+    sessions: list[dict[str, Any]]  # top-level, createdAt ASC (ties by id ASC)
+    rooms: dict[str, dict[str, Any]]  # breakout rooms by id
+    peers: dict[str, list[dict[str, Any]]]  # raw participants (joinedAt ASC), every session
+    live_peer_has_metadata: bool
+
+    @property
+    def by_id(self) -> dict[str, dict[str, Any]]:
+        return {s["id"]: s for s in self.sessions}
+
+    def desc(self) -> list[str]:
+        """Top-level ids as GET /sessions lists them by default (createdAt DESC, id DESC)."""
+        return [s["id"] for s in reversed(self.sessions)]
+
+    def live(self) -> set[str]:
+        return {s["id"] for s in self.sessions if s["status"] == "LIVE"}
+
+    def volatile(self) -> set[str]:
+        """What grows with the clock: live sessions and their peers still in."""
+        return self.live() | {p["id"] for sid in self.live() for p in self.peers[sid]
+                              if p["left_at"] is None}
+
+
+@dataclass(frozen=True)
+class DemoServer:
+    base_url: str
+    token: str  # the demo's, from the last stdout line
+    key_token: str  # bound to EMAIL
+    account: str
+    app: str
+    ids: dict[str, Any]
+    ids_file: Path
+    log: Path  # attached to failing tests' reports by conftest
+    catalog: Catalog
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _fail_with_log(message: str, log: Path) -> None:
+    text = log.read_text(errors="replace") if log.exists() else "(no log)"
+    pytest.fail(f"{message}\n--- server log ({log}) ---\n{text[-8000:]}", pytrace=False)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # our own process group (start_new_session)
+        proc.wait(timeout=15)
+
+
+def _last_line_token(proc: subprocess.CompletedProcess[str], what: str) -> str:
+    assert proc.returncode == 0, f"{what} exited {proc.returncode}:\n{proc.stderr[-4000:]}"
+    lines = proc.stdout.splitlines()
+    assert lines, f"{what} printed nothing on stdout; stderr:\n{proc.stderr[-4000:]}"
+    token = lines[-1].strip()
+    assert token and " " not in token, f"{what}: last stdout line is not a token: {lines[-1]!r}"
+    return token
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    work = tmp_path_factory.mktemp("sdk-demo")
+    log = work / "server.log"
+    cli = Path(sys.executable).parent / "rtk-sessions"
+    assert cli.exists(), f"{cli} not found: is the package installed in this venv?"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RTK_")}
+    env["RTK_DATABASE_URL"] = f"sqlite:///{work / 'demo.db'}"
+
+    loaded = subprocess.run([str(cli), "demo", "--no-serve"], env=env, cwd=work,
+                            capture_output=True, text=True, timeout=DEMO_TIMEOUT_S)
+    token = _last_line_token(loaded, "rtk-sessions demo --no-serve")
+    assert "rejected 0" in loaded.stderr, f"the demo's events were not all accepted:\n" \
+                                          f"{loaded.stderr[-4000:]}"
+    created = subprocess.run(
+        [str(cli), "token", "create", "--account", DEMO_ACCOUNT, "--scope", "read",
+         "--email", EMAIL, "--name", "sdk-demo-key"],
+        env=env, cwd=work, capture_output=True, text=True, timeout=120)
+    key_token = _last_line_token(created, "rtk-sessions token create")
+    assert key_token != token
+
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env, cwd=work, stdout=log_file, stderr=subprocess.STDOUT,
+            start_new_session=True)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                _fail_with_log(f"rtk-sessions serve exited with {proc.returncode}", log)
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                _fail_with_log(f"no 200 from {base_url}/healthz in {START_TIMEOUT_S} s", log)
+            time.sleep(0.1)
+
+        api = f"{base_url}/accounts/{DEMO_ACCOUNT}/realtime/kit/{DEMO_APP}"
+        with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {token}"},
+                          timeout=60) as http:
+            catalog = read_catalog(http)
+            ids = plan_demo(http, catalog, key_token)
+        ids_file = work / "ids.json"
+        ids_file.write_text(json.dumps(ids, indent=1, ensure_ascii=False), encoding="utf-8")
+        yield DemoServer(base_url=base_url, token=token, key_token=key_token,
+                         account=DEMO_ACCOUNT, app=DEMO_APP, ids=ids, ids_file=ids_file,
+                         log=log, catalog=catalog)
+    finally:
+        _stop(proc)
+
+
+# --------------------------------------------------------------------------
+# choosing the ids from the demo's answers (plain HTTP)
+# --------------------------------------------------------------------------
+
+
+def get_json(http: httpx.Client, path: str, **params: Any) -> dict[str, Any]:
+    response = http.get(path, params=params)
+    assert response.status_code == 200, (
+        f"GET {path} {params}: {response.status_code} {response.text[:1000]}")
+    body = response.json()
+    assert body["success"] is True, body
+    return body
+
+
+def all_participants(http: httpx.Client, session_id: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        body = get_json(http, f"/sessions/{session_id}/participants", per_page=200, page_no=page)
+        got = body["data"]["participants"]
+        rows += got
+        if not got or len(rows) >= body["data"]["paging"]["total_count"]:
+            return rows
+        page += 1
+
+
+def read_catalog(http: httpx.Client) -> Catalog:
+    sessions: list[dict[str, Any]] = []
+    page, total = 1, None
+    while True:
+        body = get_json(http, "/sessions", sort_by="createdAt", sort_order="ASC",
+                        per_page=100, page_no=page)
+        total = body["paging"]["total_count"]
+        if not body["data"]["sessions"]:
+            break
+        sessions += body["data"]["sessions"]
+        page += 1
+    assert len(sessions) == total, f"listed {len(sessions)} sessions, total_count {total}"
+    rooms = {room["id"]: room for s in sessions for room in s["breakout_rooms"]}
+    peers = {sid: all_participants(http, sid) for sid in [s["id"] for s in sessions] + list(rooms)}
+    return Catalog(total=total, sessions=sessions, rooms=rooms, peers=peers,
+                   live_peer_has_metadata=False)
+
+
+def device_info(http: httpx.Client, session_id: str, peer_id: str) -> dict[str, Any] | None:
+    body = get_json(http, f"/sessions/{session_id}/participants/{peer_id}")
+    return (body["data"]["participant"].get("peer_stats") or {}).get("device_info")
+
+
+def rejoined_users(peers: list[dict[str, Any]]) -> list[str]:
+    counts = Counter(p["user_id"] for p in peers if p["user_id"])
+    return sorted(user for user, n in counts.items() if n >= 2)
+
+
+def longest_word(title: str) -> str:
+    return max(title.split(), key=len)
+
+
+def iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def plan_demo(http: httpx.Client, catalog: Catalog, key_token: str) -> dict[str, Any]:
+    """The ids and values sdk_calls.py uses, chosen from what the demo answers now."""
+    top = catalog.sessions
+
+    # An ended session (not a parent) where a user rejoined, the more peers the better,
+    # with a peer who sent device metadata.
+    candidates = sorted((s for s in top if s["status"] == "ENDED" and not s["breakout_rooms"]
+                         and rejoined_users(catalog.peers[s["id"]])),
+                        key=lambda s: (-len(catalog.peers[s["id"]]), s["id"]))
+    ended = ended_peer = None
+    for session in candidates:
+        ended_peer = next((p for p in catalog.peers[session["id"]]
+                           if device_info(http, session["id"], p["id"])), None)
+        if ended_peer is not None:
+            ended = session
+            break
+    if ended is None or ended_peer is None:
+        pytest.fail("the demo has no ended session where a user rejoined and a peer sent "
+                    "device metadata", pytrace=False)
+    peers = catalog.peers[ended["id"]]
+
+    # A parent with breakout rooms: the most rooms; its rooms as the details list them.
+    parents = sorted((s for s in top if s["status"] == "ENDED" and s["breakout_rooms"]),
+                     key=lambda s: (-len(s["breakout_rooms"]), s["id"]))
+    if not parents:
+        pytest.fail("the demo lists no session with breakout rooms", pytrace=False)
+    parent = parents[0]
+    detail = get_json(http, f"/sessions/{parent['id']}", include_breakout_rooms="true")
+    rooms = sorted(room["id"] for room in detail["data"]["session"]["breakout_rooms"])
+    assert rooms, f"GET /sessions/{parent['id']}?include_breakout_rooms=true lists no room"
+
+    # A live session: a peer still in who sent metadata, and one who left, if there are.
+    best: tuple[tuple[bool, bool], str, dict[str, Any], dict[str, Any] | None] | None = None
+    for session in sorted((s for s in top if s["status"] == "LIVE"), key=lambda s: s["id"]):
+        people = catalog.peers[session["id"]]
+        still_in = [p for p in people if p["left_at"] is None]
+        if not still_in:
+            continue
+        stays = next((p for p in still_in if device_info(http, session["id"], p["id"])), None)
+        left = next((p for p in people if p["left_at"] is not None), None)
+        score = (stays is not None, left is not None)
+        if best is None or score > best[0]:
+            best = (score, session["id"], stays or still_in[0], left)
+    if best is None:
+        pytest.fail("the demo has no live session with a peer still in", pytrace=False)
+    (has_metadata, _), live_id, live_peer, left_peer = best
+    catalog.live_peer_has_metadata = has_metadata
+    if left_peer is None:  # nobody left: any other peer (or the same one) still answers
+        others = [p for p in catalog.peers[live_id] if p["id"] != live_peer["id"]]
+        left_peer = others[0] if others else live_peer
+
+    # Searches: a title word upper-cased, one with a non-ASCII letter if a title has one
+    # (the search is case-insensitive beyond ASCII: "CAFÉ" finds "Café").
+    titles = sorted({s["meeting_display_name"] for s in top if s["meeting_display_name"]})
+    unicode_words = [w for t in titles for w in t.split()
+                     if any(ord(c) > 127 and c.upper() != c.lower() for c in w)]
+    search = (unicode_words[0] if unicode_words
+              else longest_word(ended["meeting_display_name"])).upper()
+    started = when(ended["started_at"])
+    k = len(peers)
+    return {
+        "email": EMAIL,
+        "key_token": key_token,
+        "other_account": OTHER_ACCOUNT,
+        "ended_session": ended["id"],
+        "ended_peer": ended_peer["id"],
+        "search_user_id": rejoined_users(peers)[0],
+        "parent_session": parent["id"],
+        "breakout_room": rooms[0],
+        "breakout_rooms": rooms,
+        "live_session": live_id,
+        "live_peer": live_peer["id"],
+        "left_peer": left_peer["id"],
+        "live_search": (live_peer["display_name"] or live_peer["id"]).split()[0].upper(),
+        "search": search,
+        "combined_search": longest_word(ended["meeting_display_name"]).upper(),
+        "combined_participants": f"{max(1, k - 1)}:{k + 1}",
+        "combined_start_time": iso(started - timedelta(days=7)),
+        "combined_end_time": iso(started),  # the ended session's start: inclusive
+        "associated_id": ended["associated_id"],
+        "start_time": iso(started - timedelta(days=3)),
+        "end_time": iso(started),
+        "participants_range": "2:4",
+        "participants_exact": str(k),
+    }
+
+
+# --------------------------------------------------------------------------
+# the SDK runs
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def runs(demo_server: DemoServer) -> Callable[[str], Outcome]:
+    """sdk_calls.py once per generation against the demo (cached for the module)."""
+    cache: dict[str, Outcome] = {}
+
+    def run(generation: str) -> Outcome:
+        if generation not in cache:
+            python, _ = interpreter(generation)
+            proc = subprocess.run(
+                [str(python), str(SCRIPT), demo_server.base_url, demo_server.token,
+                 demo_server.account, demo_server.app, str(demo_server.ids_file)],
+                capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=clean_env(),
+                cwd=SCRIPT.parent)
+            try:
+                output = json.loads(proc.stdout)
+            except json.JSONDecodeError:
+                output = None
+            cache[generation] = Outcome(generation, python, proc.returncode, proc.stdout,
+                                        proc.stderr, output)
+        return cache[generation]
+
+    return run
+
+
+@pytest.fixture(scope="module", params=GENERATIONS)
+def generation(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def sdk(runs: Callable[[str], Outcome], generation: str) -> dict[str, Any]:
+    outcome = runs(generation)
+    if outcome.returncode != 0 or outcome.output is None:
+        pytest.fail(f"sdk_calls.py failed on the demo with the {generation} SDK; see "
+                    f"test_demo_every_call_parses_strictly[{generation}]", pytrace=False)
+    return outcome.output
+
+
+def participant_rows(rows: list[dict[str, Any]], volatile: set[str]) -> list[dict[str, Any]]:
+    """The stable part of participant rows (a live peer's duration grows)."""
+    keys = ("id", "user_id", "display_name", "custom_participant_id", "preset_name",
+            "joined_at", "left_at", "duration")
+    return [{k: row[k] for k in keys if not (k == "duration" and row["id"] in volatile)}
+            for row in rows]
+
+
+STABLE_SESSION_FIELDS = ("id", "associated_id", "created_at", "started_at", "updated_at",
+                         "ended_at", "status", "type", "max_concurrent_participants",
+                         "live_participants", "meeting_display_name", "organization_id")
+
+
+def session_diff(fact: dict[str, Any], want: dict[str, Any],
+                 volatile: set[str]) -> dict[str, tuple[Any, Any]]:
+    fields = STABLE_SESSION_FIELDS + (() if want["id"] in volatile else ("minutes_consumed",))
+    diff = {f: (fact.get(f), want[f]) for f in fields if fact.get(f) != want[f]}
+    if fact.get("meta") != want["meta"]:
+        diff["meta"] = (fact.get("meta"), want["meta"])
+    return diff
+
+
+# --------------------------------------------------------------------------
+# every call parses, with either generation
+# --------------------------------------------------------------------------
+
+
+def test_demo_every_call_parses_strictly(runs: Callable[[str], Outcome],
+                                         generation: str) -> None:
+    outcome = runs(generation)
+    assert outcome.output is not None, outcome.describe()
+    assert outcome.output["failures"] == [], outcome.describe()
+    assert outcome.returncode == 0, outcome.describe()
+    assert outcome.output["sdk_version"] == interpreter(generation)[1]
+    assert outcome.output["generation_features"]["participant_details_filters"] is (
+        generation == "seed")
+
+
+# --------------------------------------------------------------------------
+# GET /sessions
+# --------------------------------------------------------------------------
+
+
+def test_demo_session_list(sdk: dict[str, Any], demo_server: DemoServer) -> None:
+    catalog = demo_server.catalog
+    sessions, paging = sdk["facts"]["sessions"], sdk["facts"]["paging"]
+    order = catalog.desc()
+    assert paging["sessions_default"]["total_count"] == catalog.total >= 150
+    assert ids_of(sessions["sessions_default"]) == order[:20]
+    assert sdk["facts"]["plain_get_sessions_ids"] == order[:20]
+    assert ids_of(sessions["sessions_created_desc"]) == order[:LIST_PAGE]
+    assert ids_of(sessions["sessions_created_asc"]) == order[::-1][:LIST_PAGE]
+    pages = sorted((int(k.rsplit("_", 1)[1]), rows) for k, rows in sessions.items()
+                   if k.startswith("sessions_page_"))
+    assert [sid for _, rows in pages for sid in ids_of(rows)] == order[:10 * len(pages)]
+    for n, _ in pages:
+        assert paging[f"sessions_page_{n}"] == {"total_count": catalog.total,
+                                                "start_offset": (n - 1) * 10 + 1,
+                                                "end_offset": n * 10}
+    for name in ("sessions_minutes_desc", "sessions_minutes_asc"):
+        minutes = [s["minutes_consumed"] for s in sessions[name]]
+        assert minutes == sorted(minutes, reverse=name.endswith("desc")), name
+        assert len(minutes) == min(LIST_PAGE, catalog.total)
+
+    # What the SDK read is what the plain API answered (sessions and their rooms).
+    volatile, by_id = catalog.volatile(), catalog.by_id
+    read = sessions["sessions_created_desc"] + sessions["sessions_created_asc"]
+    assert {s["id"]: session_diff(s, by_id[s["id"]], volatile) for s in read
+            if session_diff(s, by_id[s["id"]], volatile)} == {}
+    assert {s["id"]: sorted(s["breakout_room_ids"]) for s in read} == {
+        s["id"]: sorted(r["id"] for r in by_id[s["id"]]["breakout_rooms"]) for s in read}
+    assert any(s["breakout_room_ids"] for s in read), "no listed session shows its rooms"
+
+
+def test_demo_live_and_ended_lists(sdk: dict[str, Any], demo_server: DemoServer) -> None:
+    catalog = demo_server.catalog
+    sessions, paging = sdk["facts"]["sessions"], sdk["facts"]["paging"]
+    live = sessions["sessions_live"]
+    assert len(live) >= 2, "the demo has 2-3 live sessions"
+    assert {s["status"] for s in live} == {"LIVE"}
+    assert {s["ended_at"] for s in live} == {None}
+    assert set(ids_of(live)) == catalog.live()
+    assert all(s["live_participants"] >= 1 for s in live)
+    ended = sessions["sessions_ended"]
+    assert {s["status"] for s in ended} == {"ENDED"}
+    assert paging["sessions_ended"]["total_count"] == catalog.total - len(catalog.live())
+    assert all(s["ended_at"] is not None for s in ended)
+
+
+def expected_page(catalog: Catalog, wanted: set[str]) -> list[str]:
+    """The first page (createdAt DESC, LIST_PAGE a page) of the top-level sessions in ``wanted``."""
+    return [sid for sid in catalog.desc() if sid in wanted][:LIST_PAGE]
+
+
+def test_demo_session_filters(sdk: dict[str, Any], demo_server: DemoServer) -> None:
+    catalog, ids = demo_server.catalog, demo_server.ids
+    sessions, paging = sdk["facts"]["sessions"], sdk["facts"]["paging"]
+    peers = {s["id"]: len(catalog.peers[s["id"]]) for s in catalog.sessions}
+
+    def where(test: Callable[[dict[str, Any]], bool]) -> set[str]:
+        return {s["id"] for s in catalog.sessions if test(s)}
+
+    def found(text: str, s: dict[str, Any]) -> bool:  # title, meeting id, session id
+        return any(text.casefold() in v.casefold()
+                   for v in (s["meeting_display_name"], s["associated_id"], s["id"]))
+
+    def in_range(s: dict[str, Any], start: str, end: str) -> bool:
+        return when(start) <= when(s["started_at"]) <= when(end)
+
+    def low_high(text: str) -> tuple[int, int]:
+        low, _, high = text.partition(":")
+        return int(low), int(high or low)
+
+    lo, hi = low_high(ids["participants_range"])
+    filters = {
+        "sessions_search": where(lambda s: found(ids["search"], s)),
+        "sessions_associated": where(lambda s: s["associated_id"] == ids["associated_id"]),
+        "sessions_time_range": where(lambda s: in_range(s, ids["start_time"], ids["end_time"])),
+        "sessions_participants_1_5": where(lambda s: lo <= peers[s["id"]] <= hi),
+        "sessions_participants_exact": where(
+            lambda s: peers[s["id"]] == int(ids["participants_exact"])),
+    }
+    for name, wanted in filters.items():
+        assert wanted, f"{name}: the plan chose a filter that matches nothing"
+        assert ids_of(sessions[name]) == expected_page(catalog, wanted), name
+        assert paging[name]["total_count"] == len(wanted), name
+    assert ids["ended_session"] in filters["sessions_time_range"]  # end is inclusive
+
+    c_lo, c_hi = low_high(ids["combined_participants"])
+    combined = where(lambda s: s["status"] == "ENDED" and c_lo <= peers[s["id"]] <= c_hi
+                     and found(ids["combined_search"], s)
+                     and in_range(s, ids["combined_start_time"], ids["combined_end_time"]))
+    assert ids["ended_session"] in combined
+    by_id = catalog.by_id
+    assert ids_of(sessions["sessions_combined"]) == sorted(
+        combined, key=lambda sid: (by_id[sid]["minutes_consumed"], sid))[:50]
+    assert paging["sessions_combined"]["total_count"] == len(combined) >= 1
+
+
+# --------------------------------------------------------------------------
+# GET /sessions/{session_id}
+# --------------------------------------------------------------------------
+
+
+def test_demo_session_details(sdk: dict[str, Any], demo_server: DemoServer,
+                              generation: str) -> None:
+    catalog, ids = demo_server.catalog, demo_server.ids
+    details, volatile = sdk["facts"]["session"], catalog.volatile()
+    assert {d["shape"] for d in details.values()} == {"nested" if generation == "seed"
+                                                       else "flat"}
+    want = {**catalog.by_id, **catalog.rooms}
+    for name, key in (("details_ended", "ended_session"), ("details_parent", "parent_session"),
+                      ("details_breakout_room", "breakout_room"), ("details_live", "live_session")):
+        assert session_diff(details[name], want[ids[key]], volatile) == {}, name
+    for name, call in sdk["calls"].items():
+        if name.startswith("details_"):
+            data = call["response"]["data"]
+            assert {k: v for k, v in data.items() if k != "session"} == data["session"], name
+
+
+def test_demo_breakout_rooms(sdk: dict[str, Any], demo_server: DemoServer) -> None:
+    catalog, ids = demo_server.catalog, demo_server.ids
+    details = sdk["facts"]["session"]
+    rooms = sorted(details["details_parent_rooms"]["breakout_room_ids"])
+    assert rooms, "the parent's details list no breakout room"
+    assert rooms == ids["breakout_rooms"]
+    assert rooms == sorted(r["id"] for r in catalog.by_id[ids["parent_session"]]["breakout_rooms"])
+    assert details["details_parent"]["breakout_room_ids"] == []
+    assert details["details_parent_no_rooms"]["breakout_room_ids"] == []
+    full = sdk["calls"]["details_parent_rooms"]["response"]["data"]["session"]["breakout_rooms"]
+    for room in full:
+        assert room["parent_session_id"] == ids["parent_session"]
+        assert session_diff(room, catalog.rooms[room["id"]], set()) == {}
+    listed = ids_of(sdk["facts"]["sessions"]["sessions_created_desc"])
+    assert not set(rooms) & set(listed), "a breakout room is listed as a top-level session"
+
+
+# --------------------------------------------------------------------------
+# GET /sessions/{session_id}/participants
+# --------------------------------------------------------------------------
+
+
+def test_demo_participants_of_an_ended_session(sdk: dict[str, Any],
+                                               demo_server: DemoServer) -> None:
+    catalog, ids = demo_server.catalog, demo_server.ids
+    want = participant_rows(catalog.peers[ids["ended_session"]], set())
+    got, paging = sdk["facts"]["participants"], sdk["facts"]["paging"]
+    assert participant_rows(got["participants_ended"], set()) == want
+    assert participant_rows(got["participants_ended_default"], set()) == want[:25]
+    assert paging["participants_ended"]["total_count"] == len(want)
+    assert participant_rows(got["participants_ended_page_2"], set()) == want[5:10]
+    durations = [p["duration"] for p in got["participants_ended_duration_desc"]]
+    assert durations == sorted(durations, reverse=True)
+    searched = got["participants_ended_search"]
+    assert len(searched) >= 2, "the searched user rejoined: two peers or more"
+    assert participant_rows(searched, set()) == [p for p in want
+                                                 if p["user_id"] == ids["search_user_id"]]
+    for row in got["participants_ended_events"]:
+        events = row["peer_events"]
+        assert [e["event_name"] for e in events][:2] == ["PEER_CREATED", "PEER_JOINING"]
+        assert events[-1]["event_name"] == "PEER_LEAVING"
+        assert {e["peer_id"] for e in events} == {row["id"]}
+        assert {e["session_id"] for e in events} == {ids["ended_session"]}
+
+
+def test_demo_consolidated_view(sdk: dict[str, Any], demo_server: DemoServer) -> None:
+    catalog, ids = demo_server.catalog, demo_server.ids
+    got, paging = sdk["facts"]["participants"], sdk["facts"]["paging"]
+    raw = list(got["participants_parent_raw"])
+    assert participant_rows(raw, set()) == participant_rows(
+        catalog.peers[ids["parent_session"]], set())
+    raw_total = paging["participants_parent_raw"]["total_count"]
+    for i, room in enumerate(ids["breakout_rooms"]):
+        rows = got[f"participants_breakout_room_{i}_raw"]
+        assert participant_rows(rows, set()) == participant_rows(catalog.peers[room], set())
+        raw += rows
+        raw_total += paging[f"participants_breakout_room_{i}_raw"]["total_count"]
+    consolidated = got["participants_parent_consolidated"]
+    assert paging["participants_parent_consolidated"]["total_count"] == len(consolidated)
+    assert len(consolidated) <= raw_total == len(raw)
+    assert len(consolidated) < raw_total, "people moved into breakout rooms and back"
+    # One row per user over the parent and its rooms, durations summed.
+    assert sorted(p["user_id"] for p in consolidated) == sorted({p["user_id"] for p in raw})
+    sums: dict[str, float] = defaultdict(float)
+    for p in raw:
+        sums[p["user_id"]] += p["duration"]
+    rows_of = Counter(p["user_id"] for p in raw)
+    off = {p["user_id"]: (p["duration"], round(sums[p["user_id"]], 4)) for p in consolidated
+           if abs(p["duration"] - sums[p["user_id"]]) > 0.0001 * rows_of[p["user_id"]] + 1e-9}
+    assert off == {}, "consolidated duration != the sum of the user's raw rows (4-dp rounding)"
+    top3 = got["participants_parent_consolidated_duration"]
+    assert [p["duration"] for p in top3] == sorted(
+        (p["duration"] for p in consolidated), reverse=True)[:3]
+
+
+# --------------------------------------------------------------------------
+# the live session
+# --------------------------------------------------------------------------
+
+
+def test_demo_live_session(sdk: dict[str, Any], demo_server: DemoServer) -> None:
+    catalog, ids = demo_server.catalog, demo_server.ids
+    live = sdk["facts"]["session"]["details_live"]
+    want = catalog.by_id[ids["live_session"]]
+    assert live["status"] == "LIVE" and live["ended_at"] is None
+    assert live["live_participants"] >= 1
+    assert live["breakout_room_ids"] == []
+    assert live["minutes_consumed"] >= want["minutes_consumed"]  # grows with the clock
+
+    people = sdk["facts"]["participants"]["participants_live"]
+    volatile = catalog.volatile()
+    assert participant_rows(people, volatile) == participant_rows(
+        catalog.peers[ids["live_session"]], volatile)
+    by_id = {p["id"]: p for p in people}
+    stays = by_id[ids["live_peer"]]
+    assert stays["left_at"] is None
+    assert [e["event_name"] for e in stays["peer_events"]] == ["PEER_CREATED", "PEER_JOINING"]
+    if ids["left_peer"] != ids["live_peer"] and by_id[ids["left_peer"]]["left_at"] is not None:
+        gone = by_id[ids["left_peer"]]
+        assert [e["event_name"] for e in gone["peer_events"]][-1] == "PEER_LEAVING"
+        assert sdk["facts"]["participant"]["participant_left"]["left_at"] == gone["left_at"]
+    for row in people:
+        names = [e["event_name"] for e in row["peer_events"]]
+        assert ("PEER_LEAVING" in names) is (row["left_at"] is not None), row["id"]
+    searched = sdk["facts"]["participants"]["participants_live_search"]
+    text = ids["live_search"].casefold()
+    assert ids["live_peer"] in ids_of(searched)
+    assert ids_of(searched) == [
+        p["id"] for p in catalog.peers[ids["live_session"]]
+        if any(text in (p[k] or "").casefold()
+               for k in ("display_name", "user_id", "custom_participant_id", "id"))]
+
+
+# --------------------------------------------------------------------------
+# GET /sessions/{session_id}/participants/{participant_id}
+# --------------------------------------------------------------------------
+
+
+def test_demo_participant_details(sdk: dict[str, Any], demo_server: DemoServer,
+                                  generation: str) -> None:
+    catalog, ids = demo_server.catalog, demo_server.ids
+    details = sdk["facts"]["participant"]
+    with_metadata = ["participant_ended", "participant_ended_events"]
+    if catalog.live_peer_has_metadata:
+        with_metadata += ["participant_live", "participant_live_events", "key_participant_live"]
+    for name in with_metadata:
+        fact = details[name]
+        # 5.0.0 types peer_stats (strictly validated); 5.3+ keeps it as extra data.
+        assert ("peer_stats" in fact["typed_fields"]) is (generation == "seed"), name
+        device = (fact["peer_stats"] or {}).get("device_info") or {}
+        assert isinstance(device.get("browser"), str) and device["browser"], (name, device)
+        assert isinstance(device.get("os"), str) and device["os"], (name, device)
+        assert isinstance(fact["quality_stats"], list), name
+    ended = {p["id"]: p for p in catalog.peers[ids["ended_session"]]}[ids["ended_peer"]]
+    assert participant_rows([details["participant_ended"]], set()) == participant_rows(
+        [ended], set())
+    assert details["participant_ended"]["peer_events"] is None
+    assert [e["event_name"] for e in details["participant_ended_events"]["peer_events"]] == [
+        "PEER_CREATED", "PEER_JOINING", "PEER_LEAVING"]
+    assert details["participant_live"]["left_at"] is None
+    if generation == "seed":
+        device_only = details["participant_live_device_info"]
+        assert set(device_only["peer_stats"]) == {"config", "device_info", "status"}
+        assert device_only["peer_stats"]["device_info"] == (
+            details["participant_live"]["peer_stats"]["device_info"])
+        assert device_only["quality_stats"] is None
+        assert details["participant_live_quality_stats"]["peer_stats"] is None
+        assert details["participant_live_events_filter"]["peer_events"] is not None
+
+
+def test_demo_api_key_and_email_auth(sdk: dict[str, Any], demo_server: DemoServer) -> None:
+    facts, ids, catalog = sdk["facts"], demo_server.ids, demo_server.catalog
+    assert set(ids_of(facts["sessions"]["key_sessions"])) == catalog.live()
+    assert facts["session"]["key_details_live"]["id"] == ids["live_session"]
+    assert ids_of(facts["participants"]["key_participants_live"]) == [
+        p["id"] for p in catalog.peers[ids["live_session"]]]
+    assert facts["participant"]["key_participant_live"]["id"] == ids["live_peer"]
+
+
+def test_demo_errors_raise_the_sdk_exceptions(sdk: dict[str, Any]) -> None:
+    assert {k: (v["exception"], v["status_code"]) for k, v in sdk["errors"].items()} == {
+        "not_found_session": ("NotFoundError", 404),
+        "not_found_participants": ("NotFoundError", 404),
+        "not_found_participant": ("NotFoundError", 404),
+        "unauthenticated_sessions": ("AuthenticationError", 401),
+        "unauthenticated_details": ("AuthenticationError", 401),
+        "unauthenticated_key": ("AuthenticationError", 401),
+        "unauthenticated_wrong_email": ("AuthenticationError", 401),
+        "forbidden_other_account": ("PermissionDeniedError", 403),
+        "bad_participants_range": ("BadRequestError", 400),
+        "bad_per_page": ("BadRequestError", 400),
+    }
+
+
+# --------------------------------------------------------------------------
+# the two generations read the same demo
+# --------------------------------------------------------------------------
+
+
+MINUTES_LISTS = ("sessions_minutes_desc", "sessions_minutes_asc")
+
+
+def comparable(output: dict[str, Any], live: set[str], volatile: set[str]) -> dict[str, Any]:
+    """Calls and facts without what the clock moves between the two runs.
+
+    Live sessions' minutes grow, so their places in the minutesConsumed orders move:
+    those lists are compared without them (and the first page may gain or lose a
+    session at its end when a live one moves across it).
+    """
+    out = copy.deepcopy({"calls": {k: v["response"] for k, v in output["calls"].items()},
+                         "facts": output["facts"]})
+    for name in MINUTES_LISTS:
+        response = out["calls"].get(name)
+        if response is not None:
+            response["data"]["sessions"] = [s for s in response["data"]["sessions"]
+                                            if s["id"] not in live]
+        if name in out["facts"]["sessions"]:
+            out["facts"]["sessions"][name] = [s for s in out["facts"]["sessions"][name]
+                                              if s["id"] not in live]
+    for detail in out["facts"]["session"].values():
+        detail.pop("shape")
+    for detail in out["facts"]["participant"].values():
+        detail.pop("typed_fields")
+    return without_volatile(out, volatile)
+
+
+def trim_minutes_lists(a: dict[str, Any], b: dict[str, Any], live: int) -> None:
+    for name in MINUTES_LISTS:
+        for part in (lambda o: o["calls"][name]["data"]["sessions"],
+                     lambda o: o["facts"]["sessions"][name]):
+            x, y = part(a), part(b)
+            assert abs(len(x) - len(y)) <= live, name
+            n = min(len(x), len(y))
+            del x[n:], y[n:]
+
+
+def test_demo_generations_agree(runs: Callable[[str], Outcome],
+                                demo_server: DemoServer) -> None:
+    outputs = {}
+    for generation in GENERATIONS:
+        outcome = runs(generation)
+        assert outcome.output is not None and outcome.returncode == 0, outcome.describe()
+        outputs[generation] = outcome.output
+    catalog = demo_server.catalog
+    live, volatile = catalog.live(), catalog.volatile()
+    only_seed = {"participant_live_device_info", "participant_live_quality_stats",
+                 "participant_live_events_filter"}
+    assert set(outputs["seed"]["calls"]) - set(outputs["current"]["calls"]) == only_seed
+    assert set(outputs["current"]["calls"]) <= set(outputs["seed"]["calls"])
+    current = comparable(outputs["current"], live, volatile)
+    seed = comparable(outputs["seed"], live, volatile)
+    for name in only_seed:
+        seed["calls"].pop(name)
+        seed["facts"]["participant"].pop(name)
+    trim_minutes_lists(current, seed, len(live))
+    assert [n for n in current["calls"] if current["calls"][n] != seed["calls"][n]] == []
+    assert current["facts"] == seed["facts"]
+    assert outputs["current"]["errors"] == outputs["seed"]["errors"]
