@@ -18,6 +18,7 @@ from rtk_sessions.api.participants import ParticipantsController
 from rtk_sessions.api.sessions import SessionsController
 from rtk_sessions.clock import Clock, system_clock
 from rtk_sessions.config import Settings
+from rtk_sessions.ingest.enrich import configure_geoip
 from rtk_sessions.store.database import Database
 
 APP_PATH = "/accounts/{account_id:str}/realtime/kit/{app_id:str}"
@@ -62,6 +63,7 @@ def create_app(
     settings: Settings, *, database: Database | None = None, clock: Clock = system_clock
 ) -> Litestar:
     """The app over ``database`` (opened from settings if None); ``clock`` is "now" in ms."""
+    configure_geoip(settings.geoip)
     db = database or Database(settings.database_url)
     ctx = AppContext(db=db, settings=settings, clock=clock)
     app = Litestar(

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level of the server."
     )
+    geoip: Literal["asn", "country", "off"] = Field(
+        "asn",
+        description="Offline IP lookup for participant details: country and network owner "
+        "(~105 MiB once loaded), country only (~45 MiB), or off.",
+    )
     openapi_enabled: bool = Field(True, description="Serve /openapi.json and /docs.")
 
     @field_validator("database_url")

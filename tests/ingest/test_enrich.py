@@ -217,3 +217,25 @@ def test_geo_db_is_lazy_offline_and_side_effect_free() -> None:
         """
     )
     assert "GeoLite2" in out
+
+
+@pytest.mark.parametrize(
+    ("mode", "country", "org"),
+    [("asn", "US", "GOOGLE"), ("country", "US", None), ("off", None, None)],
+)
+def test_geoip_modes_choose_the_data(mode, country, org):
+    from rtk_sessions.ingest.enrich import configure_geoip
+
+    try:
+        configure_geoip(mode)
+        found = locate_ip("8.8.8.8")
+        assert (found.country if found else None, found.org if found else None) == (country, org)
+    finally:
+        configure_geoip("asn")
+
+
+def test_geoip_mode_is_validated():
+    from rtk_sessions.ingest.enrich import configure_geoip
+
+    with pytest.raises(ValueError, match="asn, country or off"):
+        configure_geoip("city")

@@ -144,8 +144,10 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
     env = {k: v for k, v in os.environ.items() if not k.startswith("RTK_")}
     env["RTK_DATABASE_URL"] = f"sqlite:///{work / 'demo.db'}"
 
-    loaded = subprocess.run([str(cli), "demo", "--no-serve"], env=env, cwd=work,
-                            capture_output=True, text=True, timeout=DEMO_TIMEOUT_S)
+    seed = os.environ.get("RTK_TEST_DEMO_SEED")  # the demo's own default if unset
+    loaded = subprocess.run([str(cli), "demo", "--no-serve", *(["--seed", seed] if seed else [])],
+                            env=env, cwd=work, capture_output=True, text=True,
+                            timeout=DEMO_TIMEOUT_S)
     token = _last_line_token(loaded, "rtk-sessions demo --no-serve")
     assert "rejected 0" in loaded.stderr, f"the demo's events were not all accepted:\n" \
                                           f"{loaded.stderr[-4000:]}"
@@ -751,9 +753,8 @@ def comparable(output: dict[str, Any], live: set[str], volatile: set[str]) -> di
 
 def trim_minutes_lists(a: dict[str, Any], b: dict[str, Any], live: int) -> None:
     for name in MINUTES_LISTS:
-        for part in (lambda o: o["calls"][name]["data"]["sessions"],
-                     lambda o: o["facts"]["sessions"][name]):
-            x, y = part(a), part(b)
+        for x, y in ((a["calls"][name]["data"]["sessions"], b["calls"][name]["data"]["sessions"]),
+                     (a["facts"]["sessions"][name], b["facts"]["sessions"][name])):
             assert abs(len(x) - len(y)) <= live, name
             n = min(len(x), len(y))
             del x[n:], y[n:]

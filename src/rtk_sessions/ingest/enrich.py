@@ -176,7 +176,25 @@ def parse_user_agent(ua: str | None) -> BrowserInfo | None:
 # --------------------------------------------------------------------------
 
 #: Country + ASN, IPv4 + IPv6; shipped in the geoip2fast package.
-_GEO_DATA_FILE = "geoip2fast-asn-ipv6.dat.gz"
+#: Data files of geoip2fast by ``RTK_GEOIP`` mode, with their resident size once loaded.
+GEO_DATA_FILES = {
+    "asn": "geoip2fast-asn-ipv6.dat.gz",  # country + network owner, IPv4 + IPv6: ~105 MiB
+    "country": "geoip2fast-ipv6.dat.gz",  # country only, IPv4 + IPv6: ~45 MiB
+}
+_geo_mode = "asn"
+
+
+def configure_geoip(mode: str) -> None:
+    """Choose the IP data (``asn``, ``country`` or ``off``) before the first lookup."""
+    global _geo_mode, _geo_db
+    if mode not in (*GEO_DATA_FILES, "off"):
+        raise ValueError(f"geoip mode must be asn, country or off; got {mode!r}")
+    if mode != _geo_mode:
+        with _geo_lock:
+            _geo_mode, _geo_db = mode, None
+        locate_ip.cache_clear()
+
+
 #: geoip2fast's country code for private/reserved or unknown networks.
 _NO_COUNTRY = ("", "--")
 
@@ -211,7 +229,7 @@ def _load_geo_db() -> GeoIP2Fast:
                 else:
                     os.environ[key] = value
         g2f.get_mem_usage = lambda: 0.0
-        path = os.path.join(os.path.dirname(geoip2fast.__file__), _GEO_DATA_FILE)
+        path = os.path.join(os.path.dirname(geoip2fast.__file__), GEO_DATA_FILES[_geo_mode])
         _geo_db = g2f.GeoIP2Fast(verbose=False, geoip2fast_data_file=path)
         return _geo_db
 
@@ -257,7 +275,7 @@ def locate_ip(ip: str | None) -> IpLocation | None:
     Otherwise an :class:`IpLocation` with ``country`` and/or ``org`` set.
     Cached per input string (LRU, 8192 entries).
     """
-    if not isinstance(ip, str):
+    if not isinstance(ip, str) or _geo_mode == "off":
         return None
     addr = _public_address(ip)
     if addr is None:
