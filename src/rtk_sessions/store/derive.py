@@ -23,9 +23,8 @@ from rtk_sessions.analytics.lifecycle import (
     tree_aggregate,
 )
 from rtk_sessions.ingest.merge import Row
+from rtk_sessions.store.database import chunks
 from rtk_sessions.store.tables import apps, peers, sessions
-
-_CHUNK = 500
 
 
 @dataclass
@@ -36,10 +35,6 @@ class LoadedState:
     peers: dict[str, dict[str, Row]] = field(default_factory=dict)
 
 
-def _chunked(ids: list[str]) -> list[list[str]]:
-    return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
-
-
 class SessionDeriver:
     def __init__(self, conn: Connection, app_pk: int) -> None:
         self.conn, self.app_pk = conn, app_pk
@@ -48,7 +43,7 @@ class SessionDeriver:
         """Read sessions and all their peers into ``state`` (created if None)."""
         state = state or LoadedState()
         wanted = sorted(set(session_ids) - set(state.sessions))
-        for chunk in _chunked(wanted):
+        for chunk in chunks(wanted):
             for row in self.conn.execute(
                 select(sessions).where(
                     sessions.c.app_pk == self.app_pk, sessions.c.session_id.in_(chunk)
@@ -93,7 +88,7 @@ class SessionDeriver:
             {state.sessions[s]["meeting_id"] for s in touched if state.sessions[s]["meeting_id"]}
         )
         chain: dict[str, tuple[str, int | None, str | None, int | None]] = {}
-        for chunk in _chunked(meeting_ids):
+        for chunk in chunks(meeting_ids):
             for row in self.conn.execute(
                 select(
                     sessions.c.session_id,
@@ -175,7 +170,7 @@ class SessionDeriver:
         }
         own: dict[str, tuple[int, int | None]] = {}
         children: dict[str, list[tuple[int, int | None]]] = {p: [] for p in parents}
-        for chunk in _chunked(sorted(parents)):
+        for chunk in chunks(sorted(parents)):
             for row in self.conn.execute(
                 select(
                     sessions.c.session_id,

@@ -11,8 +11,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -27,16 +25,9 @@ from rtk_sessions.ingest.merge import (
     search_text,
 )
 from rtk_sessions.ingest.normalize import NormalizedEvent
-from rtk_sessions.store.database import Database
+from rtk_sessions.store.database import Database, chunks
 from rtk_sessions.store.derive import SessionDeriver
 from rtk_sessions.store.tables import events, meetings, peers, sessions
-
-_CHUNK = 500  # ids per IN (...) list
-
-
-def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def write_batch(
