@@ -215,6 +215,7 @@ def ingest(
                 total.add(report, seen)
                 seen += len(items)
                 progress.update(task, completed=position)
+    database.refresh_statistics()
     _print_report(total, time.perf_counter() - started)
     if total.rejected:
         raise typer.Exit(1)

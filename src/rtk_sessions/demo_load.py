@@ -57,6 +57,7 @@ def load_demo(database: Database, *, seed: int, progress: Progress | None = None
         if progress is not None and task is not None:
             progress.advance(task, sum(map(len, chunk)))  # type: ignore[arg-type]
     seconds = time.perf_counter() - started
+    database.refresh_statistics()
     sessions = listed_sessions(database, DEMO_ACCOUNT, DEMO_APP)
     return DemoLoad(DEMO_ACCOUNT, DEMO_APP, report, seconds, sessions)
 

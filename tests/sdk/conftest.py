@@ -38,8 +38,10 @@ LIVE_MEETING = "sdk-live-meeting-0001"
 LIVE_TITLE = "SDK conformance: live room"
 LIVE_PEER = "sdk-peer-stays-0001"  # still in the call
 LEFT_PEER = "sdk-peer-left-0002"  # joined and left, 5 minutes
-LIVE_USER_AGENT = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
-                   "(KHTML, like Gecko) Chrome/120.0.6099.144 Safari/537.36")
+LIVE_USER_AGENT = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/120.0.6099.144 Safari/537.36"
+)
 
 _server_log: Path | None = None  # for the failure report hook below
 
@@ -58,41 +60,110 @@ def live_events(now: datetime) -> list[dict[str, Any]]:
     """A live session (one peer still in, one gone) with metadata and peer events."""
     t = lambda minutes: _iso(now - timedelta(minutes=minutes))  # noqa: E731
     return [
-        {"id": "sdk-ev-meeting", "type": "meeting.upserted", "ts": t(30),
-         "meeting_id": LIVE_MEETING, "title": LIVE_TITLE, "session_type": "meeting"},
-        {"id": "sdk-ev-start", "type": "session.started", "ts": t(10),
-         "session_id": LIVE_SESSION, "meeting_id": LIVE_MEETING,
-         "meta": {"source": "sdk-conformance", "room": 1}},
-        {"id": "sdk-ev-join-1", "type": "peer.joined", "ts": t(9), "session_id": LIVE_SESSION,
-         "meeting_id": LIVE_MEETING, "peer_id": LIVE_PEER, "user_id": "sdk-user-stays",
-         "display_name": "Stella Stays", "custom_participant_id": "cpi-stays",
-         "preset_name": "group_call_host", "preset_view_type": "GROUP_CALL",
-         "role": "host", "socket_session_id": "sock-stays"},
-        {"id": "sdk-ev-join-2", "type": "peer.joined", "ts": t(8), "session_id": LIVE_SESSION,
-         "meeting_id": LIVE_MEETING, "peer_id": LEFT_PEER, "user_id": "sdk-user-left",
-         "display_name": "Leo Left", "custom_participant_id": "cpi-left",
-         "preset_name": "group_call_participant", "preset_view_type": "GROUP_CALL",
-         "role": "participant", "socket_session_id": "sock-left"},
-        {"id": "sdk-ev-left-2", "type": "peer.left", "ts": t(3), "session_id": LIVE_SESSION,
-         "peer_id": LEFT_PEER},
-        {"id": "sdk-ev-meta-1", "type": "peer.metadata", "ts": t(9), "session_id": LIVE_SESSION,
-         "peer_id": LIVE_PEER, "user_agent": LIVE_USER_AGENT,
-         "device_info": {"cpus": 8, "memory": 16, "is_mobile": False, "os": "Mac OS X",
-                         "os_version": "10.15.7"},
-         "sdk_name": "web-core", "sdk_version": "1.35.0", "ip": "8.8.8.8",
-         "webgl_support": "webgl2", "room_view_type": "GROUP_CALL",
-         "precall_network_information": {
-             "backend_rtt": 23.5, "effective_networktype": "4g", "fractional_loss": 0.01,
-             "jitter": 2.5, "rtt": 40.25, "throughput": 12000,
-             "reflexive_connectivity": True, "relay_connectivity": False,
-             "turn_connectivity": True}},
-        {"id": "sdk-ev-peer-event-1", "type": "peer.event", "ts": t(8.5),
-         "session_id": LIVE_SESSION, "peer_id": LIVE_PEER, "name": "audio_on",
-         "metadata": {"device": "MacBook Pro Microphone"}},
-        {"id": "sdk-ev-peer-event-2", "type": "peer.event", "ts": t(7),
-         "session_id": LIVE_SESSION, "peer_id": LIVE_PEER, "name": "network_quality",
-         "metadata": {"connection_info": {"r_t_t": 41.5, "jitter": 3,
-                                          "effective_network_type": "4g"}}},
+        {
+            "id": "sdk-ev-meeting",
+            "type": "meeting.upserted",
+            "ts": t(30),
+            "meeting_id": LIVE_MEETING,
+            "title": LIVE_TITLE,
+            "session_type": "meeting",
+        },
+        {
+            "id": "sdk-ev-start",
+            "type": "session.started",
+            "ts": t(10),
+            "session_id": LIVE_SESSION,
+            "meeting_id": LIVE_MEETING,
+            "meta": {"source": "sdk-conformance", "room": 1},
+        },
+        {
+            "id": "sdk-ev-join-1",
+            "type": "peer.joined",
+            "ts": t(9),
+            "session_id": LIVE_SESSION,
+            "meeting_id": LIVE_MEETING,
+            "peer_id": LIVE_PEER,
+            "user_id": "sdk-user-stays",
+            "display_name": "Stella Stays",
+            "custom_participant_id": "cpi-stays",
+            "preset_name": "group_call_host",
+            "preset_view_type": "GROUP_CALL",
+            "role": "host",
+            "socket_session_id": "sock-stays",
+        },
+        {
+            "id": "sdk-ev-join-2",
+            "type": "peer.joined",
+            "ts": t(8),
+            "session_id": LIVE_SESSION,
+            "meeting_id": LIVE_MEETING,
+            "peer_id": LEFT_PEER,
+            "user_id": "sdk-user-left",
+            "display_name": "Leo Left",
+            "custom_participant_id": "cpi-left",
+            "preset_name": "group_call_participant",
+            "preset_view_type": "GROUP_CALL",
+            "role": "participant",
+            "socket_session_id": "sock-left",
+        },
+        {
+            "id": "sdk-ev-left-2",
+            "type": "peer.left",
+            "ts": t(3),
+            "session_id": LIVE_SESSION,
+            "peer_id": LEFT_PEER,
+        },
+        {
+            "id": "sdk-ev-meta-1",
+            "type": "peer.metadata",
+            "ts": t(9),
+            "session_id": LIVE_SESSION,
+            "peer_id": LIVE_PEER,
+            "user_agent": LIVE_USER_AGENT,
+            "device_info": {
+                "cpus": 8,
+                "memory": 16,
+                "is_mobile": False,
+                "os": "Mac OS X",
+                "os_version": "10.15.7",
+            },
+            "sdk_name": "web-core",
+            "sdk_version": "1.35.0",
+            "ip": "8.8.8.8",
+            "webgl_support": "webgl2",
+            "room_view_type": "GROUP_CALL",
+            "precall_network_information": {
+                "backend_rtt": 23.5,
+                "effective_networktype": "4g",
+                "fractional_loss": 0.01,
+                "jitter": 2.5,
+                "rtt": 40.25,
+                "throughput": 12000,
+                "reflexive_connectivity": True,
+                "relay_connectivity": False,
+                "turn_connectivity": True,
+            },
+        },
+        {
+            "id": "sdk-ev-peer-event-1",
+            "type": "peer.event",
+            "ts": t(8.5),
+            "session_id": LIVE_SESSION,
+            "peer_id": LIVE_PEER,
+            "name": "audio_on",
+            "metadata": {"device": "MacBook Pro Microphone"},
+        },
+        {
+            "id": "sdk-ev-peer-event-2",
+            "type": "peer.event",
+            "ts": t(7),
+            "session_id": LIVE_SESSION,
+            "peer_id": LIVE_PEER,
+            "name": "network_quality",
+            "metadata": {
+                "connection_info": {"r_t_t": 41.5, "jitter": 3, "effective_network_type": "4g"}
+            },
+        },
     ]
 
 
@@ -170,9 +241,27 @@ def sdk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SdkServer]:
     env["RTK_DATABASE_URL"] = f"sqlite:///{work / 'rtk.db'}"
 
     created = subprocess.run(
-        [str(cli), "token", "create", "--account", ACCOUNT, "--scope", "read",
-         "--scope", "ingest", "--email", EMAIL, "--name", "sdk-conformance"],
-        env=env, cwd=work, capture_output=True, text=True, timeout=120)
+        [
+            str(cli),
+            "token",
+            "create",
+            "--account",
+            ACCOUNT,
+            "--scope",
+            "read",
+            "--scope",
+            "ingest",
+            "--email",
+            EMAIL,
+            "--name",
+            "sdk-conformance",
+        ],
+        env=env,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert created.returncode == 0, f"token create failed:\n{created.stderr}"
     lines = created.stdout.splitlines()
     assert lines, f"token create printed nothing on stdout; stderr:\n{created.stderr}"
@@ -184,8 +273,12 @@ def sdk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SdkServer]:
     with log.open("wb") as log_file:
         proc = subprocess.Popen(
             [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env, cwd=work, stdout=log_file, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            env=env,
+            cwd=work,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -205,11 +298,14 @@ def sdk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SdkServer]:
         ingest_url = f"{base_url}/ingest/accounts/{ACCOUNT}/apps/{APP}/events"
         with httpx.Client(headers=headers, timeout=120) as http:
             body = (EXAMPLE / "events.ndjson").read_bytes()
-            basic = http.post(ingest_url, content=body,
-                              headers={"Content-Type": "application/x-ndjson"})
+            basic = http.post(
+                ingest_url, content=body, headers={"Content-Type": "application/x-ndjson"}
+            )
             extra = http.post(ingest_url, json=live_events(now))
-        for name, response, count in (("examples/basic", basic, body.count(b"\n")),
-                                      ("live events", extra, len(live_events(now)))):
+        for name, response, count in (
+            ("examples/basic", basic, body.count(b"\n")),
+            ("live events", extra, len(live_events(now))),
+        ):
             if response.status_code != 200:
                 _fail_with_log(f"ingest of {name}: {response.status_code} {response.text}", log)
             report = response.json()["data"]
@@ -220,8 +316,17 @@ def sdk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SdkServer]:
         ids = plan(expected)
         ids_file = work / "ids.json"
         ids_file.write_text(json.dumps(ids, indent=1), encoding="utf-8")
-        yield SdkServer(base_url=base_url, token=token, account=ACCOUNT, app=APP, ids=ids,
-                        ids_file=ids_file, log=log, expected=expected, started=now)
+        yield SdkServer(
+            base_url=base_url,
+            token=token,
+            account=ACCOUNT,
+            app=APP,
+            ids=ids,
+            ids_file=ids_file,
+            log=log,
+            expected=expected,
+            started=now,
+        )
     finally:
         _stop(proc)
 

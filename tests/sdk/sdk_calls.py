@@ -42,8 +42,9 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 # The SDK reads CLOUDFLARE_* variables (token, key, email, base URL, headers):
 # only what this script passes must reach the server.
@@ -53,11 +54,33 @@ for _name in [n for n in os.environ if n.startswith("CLOUDFLARE_")]:
 import cloudflare  # noqa: E402
 from cloudflare import Cloudflare  # noqa: E402
 
-SESSION_FIELDS = ("id", "associated_id", "created_at", "started_at", "updated_at", "ended_at",
-                  "status", "type", "minutes_consumed", "max_concurrent_participants",
-                  "live_participants", "meeting_display_name", "organization_id")
-PARTICIPANT_FIELDS = ("id", "user_id", "display_name", "custom_participant_id", "preset_name",
-                      "joined_at", "left_at", "duration", "created_at", "updated_at")
+SESSION_FIELDS = (
+    "id",
+    "associated_id",
+    "created_at",
+    "started_at",
+    "updated_at",
+    "ended_at",
+    "status",
+    "type",
+    "minutes_consumed",
+    "max_concurrent_participants",
+    "live_participants",
+    "meeting_display_name",
+    "organization_id",
+)
+PARTICIPANT_FIELDS = (
+    "id",
+    "user_id",
+    "display_name",
+    "custom_participant_id",
+    "preset_name",
+    "joined_at",
+    "left_at",
+    "duration",
+    "created_at",
+    "updated_at",
+)
 
 
 # --------------------------------------------------------------------------
@@ -101,11 +124,19 @@ def session_fact(session: Any) -> dict[str, Any]:
 def participant_fact(participant: Any) -> dict[str, Any]:
     fact = {name: get(participant, name) for name in PARTICIPANT_FIELDS}
     events = get(participant, "peer_events")
-    fact["peer_events"] = None if events is None else [
-        {"event_name": get(e, "event_name"), "peer_id": get(e, "peer_id"),
-         "session_id": get(e, "session_id"), "preset_view_type": get(e, "preset_view_type")}
-        for e in events
-    ]
+    fact["peer_events"] = (
+        None
+        if events is None
+        else [
+            {
+                "event_name": get(e, "event_name"),
+                "peer_id": get(e, "peer_id"),
+                "session_id": get(e, "session_id"),
+                "preset_view_type": get(e, "preset_view_type"),
+            }
+            for e in events
+        ]
+    )
     return fact
 
 
@@ -155,8 +186,11 @@ def coercions(raw: Any, parsed: Any, path: str = "$") -> list[str]:
     if raw_kind == "array":
         if len(raw) != len(parsed):
             return [f"{path}: {len(raw)} items sent, {len(parsed)} parsed"]
-        return [problem for i, (r, q) in enumerate(zip(raw, parsed))
-                for problem in coercions(r, q, f"{path}[{i}]")]
+        return [
+            problem
+            for i, (r, q) in enumerate(zip(raw, parsed, strict=False))
+            for problem in coercions(r, q, f"{path}[{i}]")
+        ]
     if raw != parsed:
         return [f"{path}: server sent {raw!r}, SDK parsed {parsed!r}"]
     return []
@@ -185,22 +219,38 @@ class Run:
             parsed = raw_response.parse()
         except cloudflare.APIResponseValidationError as exc:
             traceback.print_exc()
-            self.fail(name, "validation", str(exc), cause=str(exc.__cause__),
-                      status_code=exc.status_code, body=_short(exc.body))
+            self.fail(
+                name,
+                "validation",
+                str(exc),
+                cause=str(exc.__cause__),
+                status_code=exc.status_code,
+                body=_short(exc.body),
+            )
             return None
         except Exception as exc:  # noqa: BLE001 - every failure is reported, then the run fails
             traceback.print_exc()
-            self.fail(name, type(exc).__name__, str(exc),
-                      status_code=getattr(exc, "status_code", None),
-                      body=_short(getattr(exc, "body", None)))
+            self.fail(
+                name,
+                type(exc).__name__,
+                str(exc),
+                status_code=getattr(exc, "status_code", None),
+                body=_short(getattr(exc, "body", None)),
+            )
             return None
         response = as_json(parsed)
         problems = coercions(raw, response)
         if problems:
-            self.fail(name, "coerced", f"the SDK converted {len(problems)} value(s) it should "
-                      "have read as sent", problems=problems[:5])
-        self.calls[name] = {"kwargs": {k: _jsonable(v) for k, v in kwargs.items()},
-                            "response": response}
+            self.fail(
+                name,
+                "coerced",
+                f"the SDK converted {len(problems)} value(s) it should have read as sent",
+                problems=problems[:5],
+            )
+        self.calls[name] = {
+            "kwargs": {k: _jsonable(v) for k, v in kwargs.items()},
+            "response": response,
+        }
         return parsed
 
     def present(self, name: str, parsed: Any, *path: str) -> bool:
@@ -209,24 +259,40 @@ class Run:
         for i, part in enumerate(path):
             obj = get(obj, part)
             if obj is None:
-                self.fail(name, "missing", f"{'.'.join(path[:i + 1])} is absent or null: "
-                          "the SDK parses the response but reads nothing there")
+                self.fail(
+                    name,
+                    "missing",
+                    f"{'.'.join(path[: i + 1])} is absent or null: "
+                    "the SDK parses the response but reads nothing there",
+                )
                 return False
         return True
 
-    def expect_error(self, name: str, expected: type[BaseException],
-                     method: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    def expect_error(
+        self,
+        name: str,
+        expected: type[BaseException],
+        method: Callable[..., Any],
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
         try:
             method(*args, **kwargs)
         except expected as exc:
-            self.errors[name] = {"exception": type(exc).__name__,
-                                 "status_code": getattr(exc, "status_code", None),
-                                 "body": getattr(exc, "body", None)}
+            self.errors[name] = {
+                "exception": type(exc).__name__,
+                "status_code": getattr(exc, "status_code", None),
+                "body": getattr(exc, "body", None),
+            }
             return
         except Exception as exc:  # noqa: BLE001
             traceback.print_exc()
-            self.fail(name, type(exc).__name__, f"expected {expected.__name__}, got {exc!r}",
-                      status_code=getattr(exc, "status_code", None))
+            self.fail(
+                name,
+                type(exc).__name__,
+                f"expected {expected.__name__}, got {exc!r}",
+                status_code=getattr(exc, "status_code", None),
+            )
             return
         self.fail(name, "no-error", f"expected {expected.__name__}, the call succeeded")
 
@@ -250,8 +316,9 @@ def main(argv: list[str]) -> int:
     sdk_base = base_url.rstrip("/") + "/client/v4"
 
     def client(**auth: Any) -> Cloudflare:
-        return Cloudflare(base_url=sdk_base, _strict_response_validation=True, max_retries=0,
-                          timeout=60, **auth)
+        return Cloudflare(
+            base_url=sdk_base, _strict_response_validation=True, max_retries=0, timeout=60, **auth
+        )
 
     # The X-Auth-Key style may use another token (one bound to ids["email"]): the
     # demo prints a token bound to no email, the operator creates the bound one.
@@ -267,8 +334,13 @@ def main(argv: list[str]) -> int:
     features = {"participant_details_filters": has_filters}
 
     run = Run()
-    facts: dict[str, Any] = {"sessions": {}, "session": {}, "participants": {},
-                             "participant": {}, "paging": {}}
+    facts: dict[str, Any] = {
+        "sessions": {},
+        "session": {},
+        "participants": {},
+        "participant": {},
+        "paging": {},
+    }
 
     def list_sessions(name: str, client_raw: Any = raw, **params: Any) -> None:
         parsed = run.call(name, client_raw.get_sessions, **scope, **params)
@@ -288,14 +360,22 @@ def main(argv: list[str]) -> int:
     def participants(name: str, session_id: str, client_raw: Any = raw, **params: Any) -> None:
         parsed = run.call(name, client_raw.get_session_participants, session_id, **scope, **params)
         if parsed is not None and run.present(name, parsed, "data", "participants"):
-            facts["participants"][name] = [participant_fact(p)
-                                           for p in (parsed.data.participants or [])]
+            facts["participants"][name] = [
+                participant_fact(p) for p in (parsed.data.participants or [])
+            ]
             facts["paging"][name] = as_json(get(parsed.data, "paging"))
 
-    def participant(name: str, session_id: str, peer_id: str, client_raw: Any = raw,
-                    **params: Any) -> None:
-        parsed = run.call(name, client_raw.get_session_participant_details, peer_id,
-                          session_id=session_id, **scope, **params)
+    def participant(
+        name: str, session_id: str, peer_id: str, client_raw: Any = raw, **params: Any
+    ) -> None:
+        parsed = run.call(
+            name,
+            client_raw.get_session_participant_details,
+            peer_id,
+            session_id=session_id,
+            **scope,
+            **params,
+        )
         if parsed is not None and run.present(name, parsed, "data", "participant"):
             p = parsed.data.participant
             fact = participant_fact(p)
@@ -317,13 +397,16 @@ def main(argv: list[str]) -> int:
         run.fail("plain_get_sessions", type(exc).__name__, str(exc))
     list_sessions("sessions_default")
     list_sessions("sessions_zero_paging", page_no=0, per_page=0)
-    list_sessions("sessions_created_desc", sort_by="createdAt", sort_order="DESC",
-                  page_no=1.0, per_page=100.0)
+    list_sessions(
+        "sessions_created_desc", sort_by="createdAt", sort_order="DESC", page_no=1.0, per_page=100.0
+    )
     list_sessions("sessions_created_asc", sort_by="createdAt", sort_order="ASC", per_page=100.0)
-    list_sessions("sessions_minutes_desc", sort_by="minutesConsumed", sort_order="DESC",
-                  per_page=100.0)
-    list_sessions("sessions_minutes_asc", sort_by="minutesConsumed", sort_order="ASC",
-                  per_page=100.0)
+    list_sessions(
+        "sessions_minutes_desc", sort_by="minutesConsumed", sort_order="DESC", per_page=100.0
+    )
+    list_sessions(
+        "sessions_minutes_asc", sort_by="minutesConsumed", sort_order="ASC", per_page=100.0
+    )
     for page in range(1, 8):  # 10 a page until a page past the end
         list_sessions(f"sessions_page_{page}", page_no=float(page), per_page=10.0)
         if not facts["sessions"].get(f"sessions_page_{page}"):
@@ -333,15 +416,28 @@ def main(argv: list[str]) -> int:
     list_sessions("sessions_search", search=ids["search"], per_page=100.0)
     list_sessions("sessions_associated", associated_id=ids["associated_id"], per_page=100.0)
     list_sessions("sessions_time_range", start_time=start_time, end_time=end_time, per_page=100.0)
-    list_sessions("sessions_participants_1_5", participants=ids.get("participants_range", "1:5"),
-                  per_page=100.0)
-    list_sessions("sessions_participants_exact", participants=ids.get("participants_exact", "5"),
-                  per_page=100.0)
-    list_sessions("sessions_combined", status="ENDED", participants=ids["combined_participants"],
-                  search=ids["combined_search"], sort_by="minutesConsumed", sort_order="ASC",
-                  start_time=datetime.fromisoformat(ids["combined_start_time"]),
-                  end_time=datetime.fromisoformat(ids["combined_end_time"]),
-                  page_no=1.0, per_page=50.0)
+    list_sessions(
+        "sessions_participants_1_5",
+        participants=ids.get("participants_range", "1:5"),
+        per_page=100.0,
+    )
+    list_sessions(
+        "sessions_participants_exact",
+        participants=ids.get("participants_exact", "5"),
+        per_page=100.0,
+    )
+    list_sessions(
+        "sessions_combined",
+        status="ENDED",
+        participants=ids["combined_participants"],
+        search=ids["combined_search"],
+        sort_by="minutesConsumed",
+        sort_order="ASC",
+        start_time=datetime.fromisoformat(ids["combined_start_time"]),
+        end_time=datetime.fromisoformat(ids["combined_end_time"]),
+        page_no=1.0,
+        per_page=50.0,
+    )
 
     # ---- GET /sessions/{id} -------------------------------------------------
     session_details("details_ended", ids["ended_session"])
@@ -353,78 +449,168 @@ def main(argv: list[str]) -> int:
 
     # ---- GET /sessions/{id}/participants ------------------------------------
     participants("participants_ended_default", ids["ended_session"])
-    participants("participants_ended", ids["ended_session"], sort_by="joinedAt",
-                 sort_order="ASC", page_no=1.0, per_page=100.0)
+    participants(
+        "participants_ended",
+        ids["ended_session"],
+        sort_by="joinedAt",
+        sort_order="ASC",
+        page_no=1.0,
+        per_page=100.0,
+    )
     participants("participants_ended_page_2", ids["ended_session"], page_no=2.0, per_page=5.0)
-    participants("participants_ended_duration_desc", ids["ended_session"], sort_by="duration",
-                 sort_order="DESC", per_page=100.0)
+    participants(
+        "participants_ended_duration_desc",
+        ids["ended_session"],
+        sort_by="duration",
+        sort_order="DESC",
+        per_page=100.0,
+    )
     participants("participants_ended_search", ids["ended_session"], search=ids["search_user_id"])
-    participants("participants_ended_events", ids["ended_session"], include_peer_events=True,
-                 view="raw", per_page=100.0)
+    participants(
+        "participants_ended_events",
+        ids["ended_session"],
+        include_peer_events=True,
+        view="raw",
+        per_page=100.0,
+    )
     participants("participants_parent_raw", ids["parent_session"], view="raw", per_page=100.0)
-    participants("participants_parent_consolidated", ids["parent_session"], view="consolidated",
-                 per_page=100.0)
-    participants("participants_parent_consolidated_duration", ids["parent_session"],
-                 view="consolidated", sort_by="duration", sort_order="DESC", per_page=3.0,
-                 page_no=1.0)
+    participants(
+        "participants_parent_consolidated",
+        ids["parent_session"],
+        view="consolidated",
+        per_page=100.0,
+    )
+    participants(
+        "participants_parent_consolidated_duration",
+        ids["parent_session"],
+        view="consolidated",
+        sort_by="duration",
+        sort_order="DESC",
+        per_page=3.0,
+        page_no=1.0,
+    )
     for i, room in enumerate(ids.get("breakout_rooms", [ids["breakout_room"]])):
         participants(f"participants_breakout_room_{i}_raw", room, view="raw", per_page=100.0)
     participants("participants_live", ids["live_session"], include_peer_events=True)
-    participants("participants_live_search", ids["live_session"],
-                 search=ids.get("live_search", "STELLA"))
+    participants(
+        "participants_live_search", ids["live_session"], search=ids.get("live_search", "STELLA")
+    )
 
     # ---- GET /sessions/{id}/participants/{peer} -----------------------------
     participant("participant_ended", ids["ended_session"], ids["ended_peer"])
-    participant("participant_ended_events", ids["ended_session"], ids["ended_peer"],
-                include_peer_events=True)
+    participant(
+        "participant_ended_events",
+        ids["ended_session"],
+        ids["ended_peer"],
+        include_peer_events=True,
+    )
     participant("participant_live", ids["live_session"], ids["live_peer"])
-    participant("participant_live_events", ids["live_session"], ids["live_peer"],
-                include_peer_events=True)
+    participant(
+        "participant_live_events", ids["live_session"], ids["live_peer"], include_peer_events=True
+    )
     participant("participant_left", ids["live_session"], ids["left_peer"])
     if has_filters:  # 5.0.0 only: newer SDKs dropped the parameter
-        participant("participant_live_device_info", ids["live_session"], ids["live_peer"],
-                    filters="device_info")
-        participant("participant_live_quality_stats", ids["live_session"], ids["live_peer"],
-                    filters="quality_stats")
-        participant("participant_live_events_filter", ids["live_session"], ids["live_peer"],
-                    filters="events", include_peer_events=True)
+        participant(
+            "participant_live_device_info",
+            ids["live_session"],
+            ids["live_peer"],
+            filters="device_info",
+        )
+        participant(
+            "participant_live_quality_stats",
+            ids["live_session"],
+            ids["live_peer"],
+            filters="quality_stats",
+        )
+        participant(
+            "participant_live_events_filter",
+            ids["live_session"],
+            ids["live_peer"],
+            filters="events",
+            include_peer_events=True,
+        )
 
     # ---- the X-Auth-Key + X-Auth-Email auth style ---------------------------
     keyed_raw = keyed.realtime_kit.sessions.with_raw_response
     list_sessions("key_sessions", client_raw=keyed_raw, status="LIVE")
     session_details("key_details_live", ids["live_session"], client_raw=keyed_raw)
     participants("key_participants_live", ids["live_session"], client_raw=keyed_raw)
-    participant("key_participant_live", ids["live_session"], ids["live_peer"],
-                client_raw=keyed_raw)
+    participant("key_participant_live", ids["live_session"], ids["live_peer"], client_raw=keyed_raw)
 
     # ---- errors, as the SDK raises them -------------------------------------
     missing = "no-such-session-0000"
-    run.expect_error("not_found_session", cloudflare.NotFoundError,
-                     sessions.get_session_details, missing, **scope)
-    run.expect_error("not_found_participants", cloudflare.NotFoundError,
-                     sessions.get_session_participants, missing, **scope)
-    run.expect_error("not_found_participant", cloudflare.NotFoundError,
-                     sessions.get_session_participant_details, "no-such-peer-0000",
-                     session_id=ids["ended_session"], **scope)
+    run.expect_error(
+        "not_found_session",
+        cloudflare.NotFoundError,
+        sessions.get_session_details,
+        missing,
+        **scope,
+    )
+    run.expect_error(
+        "not_found_participants",
+        cloudflare.NotFoundError,
+        sessions.get_session_participants,
+        missing,
+        **scope,
+    )
+    run.expect_error(
+        "not_found_participant",
+        cloudflare.NotFoundError,
+        sessions.get_session_participant_details,
+        "no-such-peer-0000",
+        session_id=ids["ended_session"],
+        **scope,
+    )
     bad = client(api_token="rtk_not_a_real_token").realtime_kit.sessions
-    run.expect_error("unauthenticated_sessions", cloudflare.AuthenticationError,
-                     bad.get_sessions, **scope)
-    run.expect_error("unauthenticated_details", cloudflare.AuthenticationError,
-                     bad.get_session_details, ids["ended_session"], **scope)
+    run.expect_error(
+        "unauthenticated_sessions", cloudflare.AuthenticationError, bad.get_sessions, **scope
+    )
+    run.expect_error(
+        "unauthenticated_details",
+        cloudflare.AuthenticationError,
+        bad.get_session_details,
+        ids["ended_session"],
+        **scope,
+    )
     bad_key = client(api_key="rtk_not_a_real_token", api_email=ids["email"]).realtime_kit.sessions
-    run.expect_error("unauthenticated_key", cloudflare.AuthenticationError,
-                     bad_key.get_session_participants, ids["ended_session"], **scope)
-    other_email = client(api_key=key_token,
-                         api_email="someone-else@example.com").realtime_kit.sessions
-    run.expect_error("unauthenticated_wrong_email", cloudflare.AuthenticationError,
-                     other_email.get_sessions, **scope)  # key_token is bound to ids["email"]
-    run.expect_error("forbidden_other_account", cloudflare.PermissionDeniedError,
-                     sessions.get_sessions, account_id=ids["other_account"], app_id=app)
-    run.expect_error("bad_participants_range", cloudflare.BadRequestError,
-                     sessions.get_sessions, participants="five", **scope)
-    run.expect_error("bad_per_page", cloudflare.BadRequestError,
-                     sessions.get_session_participants, ids["ended_session"], per_page=1000.0,
-                     **scope)
+    run.expect_error(
+        "unauthenticated_key",
+        cloudflare.AuthenticationError,
+        bad_key.get_session_participants,
+        ids["ended_session"],
+        **scope,
+    )
+    other_email = client(
+        api_key=key_token, api_email="someone-else@example.com"
+    ).realtime_kit.sessions
+    run.expect_error(
+        "unauthenticated_wrong_email",
+        cloudflare.AuthenticationError,
+        other_email.get_sessions,
+        **scope,
+    )  # key_token is bound to ids["email"]
+    run.expect_error(
+        "forbidden_other_account",
+        cloudflare.PermissionDeniedError,
+        sessions.get_sessions,
+        account_id=ids["other_account"],
+        app_id=app,
+    )
+    run.expect_error(
+        "bad_participants_range",
+        cloudflare.BadRequestError,
+        sessions.get_sessions,
+        participants="five",
+        **scope,
+    )
+    run.expect_error(
+        "bad_per_page",
+        cloudflare.BadRequestError,
+        sessions.get_session_participants,
+        ids["ended_session"],
+        per_page=1000.0,
+        **scope,
+    )
 
     out = {
         "sdk_version": cloudflare.__version__,

@@ -49,12 +49,16 @@ def seed_python() -> Path:
     if configured:
         path = Path(configured)
         if not path.exists():
-            pytest.fail(f"RTK_TEST_SDK500_PYTHON={configured} does not exist: {hint}",
-                        pytrace=False)
+            pytest.fail(
+                f"RTK_TEST_SDK500_PYTHON={configured} does not exist: {hint}", pytrace=False
+            )
         return path
     if not SEED_VENV_PYTHON.exists():
-        pytest.fail(f"no cloudflare=={SEED_VERSION} environment (RTK_TEST_SDK500_PYTHON unset, "
-                    f"{SEED_VENV_PYTHON} missing): {hint}", pytrace=False)
+        pytest.fail(
+            f"no cloudflare=={SEED_VERSION} environment (RTK_TEST_SDK500_PYTHON unset, "
+            f"{SEED_VENV_PYTHON} missing): {hint}",
+            pytrace=False,
+        )
     return SEED_VENV_PYTHON
 
 
@@ -67,8 +71,11 @@ def interpreter(generation: str) -> tuple[Path, str]:
 
 def clean_env() -> dict[str, str]:
     """No CLOUDFLARE_* credentials/base URL, no PYTHONPATH leaking this repo into the seed venv."""
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith("CLOUDFLARE_") and k not in ("PYTHONPATH", "PYTHONHOME")}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CLOUDFLARE_") and k not in ("PYTHONPATH", "PYTHONHOME")
+    }
 
 
 @dataclass
@@ -82,8 +89,10 @@ class Outcome:
 
     def describe(self) -> str:
         failures = json.dumps((self.output or {}).get("failures"), indent=1)[:6000]
-        return (f"sdk_calls.py with {self.python} ({self.generation}) exited {self.returncode}\n"
-                f"failures: {failures}\n--- stderr (tail) ---\n{self.stderr[-6000:]}")
+        return (
+            f"sdk_calls.py with {self.python} ({self.generation}) exited {self.returncode}\n"
+            f"failures: {failures}\n--- stderr (tail) ---\n{self.stderr[-6000:]}"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -95,16 +104,28 @@ def runs(sdk_server: Any) -> Callable[[str], Outcome]:
         if generation not in cache:
             python, _ = interpreter(generation)
             proc = subprocess.run(
-                [str(python), str(SCRIPT), sdk_server.base_url, sdk_server.token,
-                 sdk_server.account, sdk_server.app, str(sdk_server.ids_file)],
-                capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=clean_env(),
-                cwd=SCRIPT.parent)
+                [
+                    str(python),
+                    str(SCRIPT),
+                    sdk_server.base_url,
+                    sdk_server.token,
+                    sdk_server.account,
+                    sdk_server.app,
+                    str(sdk_server.ids_file),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=RUN_TIMEOUT_S,
+                env=clean_env(),
+                cwd=SCRIPT.parent,
+            )
             try:
                 output = json.loads(proc.stdout)
             except json.JSONDecodeError:
                 output = None
-            cache[generation] = Outcome(generation, python, proc.returncode, proc.stdout,
-                                        proc.stderr, output)
+            cache[generation] = Outcome(
+                generation, python, proc.returncode, proc.stdout, proc.stderr, output
+            )
         return cache[generation]
 
     return run
@@ -120,12 +141,18 @@ def sdk(runs: Callable[[str], Outcome], generation: str) -> dict[str, Any]:
     """The output of a run in which every call succeeded."""
     outcome = runs(generation)
     if outcome.returncode != 0 or outcome.output is None:
-        pytest.fail(f"sdk_calls.py failed with the {generation} SDK ({outcome.python}); "
-                    f"see test_every_call_parses_strictly[{generation}]", pytrace=False)
+        pytest.fail(
+            f"sdk_calls.py failed with the {generation} SDK ({outcome.python}); "
+            f"see test_every_call_parses_strictly[{generation}]",
+            pytrace=False,
+        )
     version = interpreter(generation)[1]
     if outcome.output["sdk_version"] != version:
-        pytest.fail(f"{outcome.python} ran cloudflare {outcome.output['sdk_version']}, "
-                    f"the {generation} generation is {version}", pytrace=False)
+        pytest.fail(
+            f"{outcome.python} ran cloudflare {outcome.output['sdk_version']}, "
+            f"the {generation} generation is {version}",
+            pytrace=False,
+        )
     return outcome.output
 
 
@@ -152,17 +179,23 @@ def is_rounding_tie(want: dict[str, Any]) -> bool:
     The reference answers summed floats in arrival order there, so either
     neighbour is a correct rounding of the exact total (as tests/api/test_examples.py).
     """
-    total_ms = sum(round((when(p["left_at"]) - when(p["joined_at"])).total_seconds() * 1000)
-                   for p in want["participants_joinedAt_asc"])
+    total_ms = sum(
+        round((when(p["left_at"]) - when(p["joined_at"])).total_seconds() * 1000)
+        for p in want["participants_joinedAt_asc"]
+    )
     return total_ms % 6 == 3
 
 
-def session_matches(fact: dict[str, Any], want: dict[str, Any],
-                    app: str) -> dict[str, tuple[Any, Any]]:
+def session_matches(
+    fact: dict[str, Any], want: dict[str, Any], app: str
+) -> dict[str, tuple[Any, Any]]:
     """Fields where a session read through the SDK differs from expected.json."""
     minutes = fact.get("minutes_consumed")
-    if is_rounding_tie(want) and isinstance(minutes, float | int) and (
-            abs(minutes - want["minutes_consumed"]) <= 0.0001 + 1e-9):
+    if (
+        is_rounding_tie(want)
+        and isinstance(minutes, float | int)
+        and (abs(minutes - want["minutes_consumed"]) <= 0.0001 + 1e-9)
+    ):
         minutes = want["minutes_consumed"]
     fact = {**fact, "minutes_consumed": minutes}
     wanted = {
@@ -193,11 +226,17 @@ def participant_rows(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def test_interpreter_has_the_pinned_sdk(generation: str) -> None:
     python, version = interpreter(generation)
-    proc = subprocess.run([str(python), "-c", "import cloudflare; print(cloudflare.__version__)"],
-                          capture_output=True, text=True, timeout=120, env=clean_env())
+    proc = subprocess.run(
+        [str(python), "-c", "import cloudflare; print(cloudflare.__version__)"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(),
+    )
     assert proc.returncode == 0, f"{python} cannot import cloudflare:\n{proc.stderr}"
     assert proc.stdout.strip() == version, (
-        f"{python} has cloudflare {proc.stdout.strip()}, the {generation} generation is {version}")
+        f"{python} has cloudflare {proc.stdout.strip()}, the {generation} generation is {version}"
+    )
 
 
 def test_every_call_parses_strictly(runs: Callable[[str], Outcome], generation: str) -> None:
@@ -208,7 +247,8 @@ def test_every_call_parses_strictly(runs: Callable[[str], Outcome], generation: 
     assert outcome.output["sdk_version"] == interpreter(generation)[1]
     # The 5.0.0 generation still has `filters` on participant details; newer ones do not.
     assert outcome.output["generation_features"]["participant_details_filters"] is (
-        generation == "seed")
+        generation == "seed"
+    )
 
 
 # --------------------------------------------------------------------------
@@ -228,20 +268,25 @@ def test_sessions_in_created_order_with_paging(sdk: dict[str, Any], sdk_server: 
     assert ids_of(sessions["sessions_default"]) == order[:20]  # default per_page 20
     assert sdk["facts"]["plain_get_sessions_ids"] == order[:20]
     assert ids_of(sessions["sessions_zero_paging"]) == order[:20]  # 0 means the default
-    assert paging["sessions_default"] == {"total_count": total, "start_offset": 1,
-                                          "end_offset": 20}
+    assert paging["sessions_default"] == {"total_count": total, "start_offset": 1, "end_offset": 20}
 
-    pages = sorted((int(k.rsplit("_", 1)[1]), v) for k, v in sessions.items()
-                   if k.startswith("sessions_page_"))
+    pages = sorted(
+        (int(k.rsplit("_", 1)[1]), v) for k, v in sessions.items() if k.startswith("sessions_page_")
+    )
     assert [n for n, _ in pages] == list(range(1, len(pages) + 1))
     assert pages[-1][1] == [], "the last page fetched is past the end"
     assert [sid for _, rows in pages for sid in ids_of(rows)] == order
     for n, rows in pages[:-1]:
         assert paging[f"sessions_page_{n}"] == {
-            "total_count": total, "start_offset": (n - 1) * 10 + 1,
-            "end_offset": (n - 1) * 10 + len(rows)}
+            "total_count": total,
+            "start_offset": (n - 1) * 10 + 1,
+            "end_offset": (n - 1) * 10 + len(rows),
+        }
     assert paging[f"sessions_page_{pages[-1][0]}"] == {
-        "total_count": total, "start_offset": 0, "end_offset": 0}
+        "total_count": total,
+        "start_offset": 0,
+        "end_offset": 0,
+    }
     # The top-level `paging` (5.3+) and `data.paging` (seed style) agree.
     for name, call in sdk["calls"].items():
         if name.startswith("sessions_"):
@@ -249,13 +294,13 @@ def test_sessions_in_created_order_with_paging(sdk: dict[str, Any], sdk_server: 
             assert response["paging"] == response["data"]["paging"], name
 
 
-def test_every_session_has_the_expected_numbers(sdk: dict[str, Any],
-                                                sdk_server: Any) -> None:
+def test_every_session_has_the_expected_numbers(sdk: dict[str, Any], sdk_server: Any) -> None:
     expected = top_level(sdk_server.expected)
     read = {s["id"]: s for s in sdk["facts"]["sessions"]["sessions_created_desc"]}
     assert set(read) - {sdk_server.ids["live_session"]} == set(expected)
-    wrong = {sid: session_matches(read[sid], want, sdk_server.app)
-             for sid, want in expected.items()}
+    wrong = {
+        sid: session_matches(read[sid], want, sdk_server.app) for sid, want in expected.items()
+    }
     assert {sid: diff for sid, diff in wrong.items() if diff} == {}
 
 
@@ -276,8 +321,10 @@ def test_session_filters(sdk: dict[str, Any], sdk_server: Any) -> None:
         return {sid for sid, s in expected.items() if test(sid, s)}
 
     def found(text: str, sid: str, s: dict[str, Any]) -> bool:  # title, meeting id, session id
-        return any(text.casefold() in v.casefold()
-                   for v in (s["meeting_display_name"], s["associated_id"], sid))
+        return any(
+            text.casefold() in v.casefold()
+            for v in (s["meeting_display_name"], s["associated_id"], sid)
+        )
 
     assert got["sessions_live"] == {ids["live_session"]}
     assert got["sessions_ended"] == set(expected)
@@ -285,22 +332,27 @@ def test_session_filters(sdk: dict[str, Any], sdk_server: Any) -> None:
     assert got["sessions_search"] == where(lambda sid, s: found(ids["search"], sid, s))
     assert len(got["sessions_search"]) == 3
     assert got["sessions_associated"] == where(
-        lambda sid, s: s["associated_id"] == ids["associated_id"])
+        lambda sid, s: s["associated_id"] == ids["associated_id"]
+    )
     in_range = where(lambda sid, s: start <= when(s["started_at"]) <= end)
     assert got["sessions_time_range"] == in_range
     assert any(when(expected[sid]["started_at"]) == end for sid in in_range), "end is inclusive"
     assert got["sessions_participants_1_5"] == where(lambda sid, s: 1 <= peers[sid] <= 5) | {
-        ids["live_session"]}  # 2 peers
+        ids["live_session"]
+    }  # 2 peers
     assert got["sessions_participants_exact"] == where(lambda sid, s: peers[sid] == 5)
     assert len(got["sessions_participants_exact"]) == 4
 
     low, high = (int(n) for n in ids["combined_participants"].split(":"))
     c_start, c_end = when(ids["combined_start_time"]), when(ids["combined_end_time"])
-    combined = where(lambda sid, s: low <= peers[sid] <= high
-                     and found(ids["combined_search"], sid, s)
-                     and c_start <= when(s["started_at"]) <= c_end)
-    assert len(combined) == 3 and any(when(expected[sid]["started_at"]) == c_end
-                                      for sid in combined)
+    combined = where(
+        lambda sid, s: low <= peers[sid] <= high
+        and found(ids["combined_search"], sid, s)
+        and c_start <= when(s["started_at"]) <= c_end
+    )
+    assert len(combined) == 3 and any(
+        when(expected[sid]["started_at"]) == c_end for sid in combined
+    )
     rows = sdk["facts"]["sessions"]["sessions_combined"]
     assert ids_of(rows) == sorted(combined, key=lambda sid: expected[sid]["minutes_consumed"])
 
@@ -316,8 +368,11 @@ def test_session_details(sdk: dict[str, Any], sdk_server: Any, generation: str) 
     # What each generation types: 5.0.0 reads data.session, 5.3+ reads the fields of data.
     shape = "nested" if generation == "seed" else "flat"
     assert {d["shape"] for d in details.values()} == {shape}
-    for name, key in (("details_ended", "ended_session"), ("details_parent", "parent_session"),
-                      ("details_breakout_room", "breakout_room")):
+    for name, key in (
+        ("details_ended", "ended_session"),
+        ("details_parent", "parent_session"),
+        ("details_breakout_room", "breakout_room"),
+    ):
         assert session_matches(details[name], expected[ids[key]], sdk_server.app) == {}, name
     # Both places hold the same session.
     for name, call in sdk["calls"].items():
@@ -328,8 +383,9 @@ def test_session_details(sdk: dict[str, Any], sdk_server: Any, generation: str) 
 
 def test_breakout_rooms_only_when_asked(sdk: dict[str, Any], sdk_server: Any) -> None:
     expected, ids = sdk_server.expected["sessions"], sdk_server.ids
-    rooms = sorted(sid for sid, s in expected.items()
-                   if s["parent_session_id"] == ids["parent_session"])
+    rooms = sorted(
+        sid for sid, s in expected.items() if s["parent_session_id"] == ids["parent_session"]
+    )
     details = sdk["facts"]["session"]
     assert sorted(details["details_parent_rooms"]["breakout_room_ids"]) == rooms
     assert details["details_parent"]["breakout_room_ids"] == []
@@ -355,11 +411,17 @@ def test_participants_of_an_ended_session(sdk: dict[str, Any], sdk_server: Any) 
     got, paging = sdk["facts"]["participants"], sdk["facts"]["paging"]
     assert participant_rows(got["participants_ended"]) == want
     assert participant_rows(got["participants_ended_default"]) == want  # 13 < 25 per page
-    assert paging["participants_ended"] == {"total_count": len(want), "start_offset": 1,
-                                            "end_offset": len(want)}
+    assert paging["participants_ended"] == {
+        "total_count": len(want),
+        "start_offset": 1,
+        "end_offset": len(want),
+    }
     assert participant_rows(got["participants_ended_page_2"]) == want[5:10]
-    assert paging["participants_ended_page_2"] == {"total_count": len(want), "start_offset": 6,
-                                                   "end_offset": 10}
+    assert paging["participants_ended_page_2"] == {
+        "total_count": len(want),
+        "start_offset": 6,
+        "end_offset": 10,
+    }
     by_duration = got["participants_ended_duration_desc"]
     assert sorted(ids_of(by_duration)) == sorted(ids_of(want))
     durations = [p["duration"] for p in by_duration]
@@ -372,22 +434,23 @@ def test_participants_of_an_ended_session(sdk: dict[str, Any], sdk_server: Any) 
         assert "peer_events" not in participant
     for row in got["participants_ended_events"]:
         events = row["peer_events"]
-        assert [e["event_name"] for e in events] == ["PEER_CREATED", "PEER_JOINING",
-                                                    "PEER_LEAVING"]
+        assert [e["event_name"] for e in events] == ["PEER_CREATED", "PEER_JOINING", "PEER_LEAVING"]
         assert {e["peer_id"] for e in events} == {row["id"]}
         assert {e["session_id"] for e in events} == {ids["ended_session"]}
 
 
-def test_consolidated_view_sums_breakout_rooms(sdk: dict[str, Any],
-                                               sdk_server: Any) -> None:
+def test_consolidated_view_sums_breakout_rooms(sdk: dict[str, Any], sdk_server: Any) -> None:
     want = sdk_server.expected["consolidated"]["duration_by_user_id"]
     got = sdk["facts"]["participants"]
     consolidated = got["participants_parent_consolidated"]
     assert {p["user_id"]: p["duration"] for p in consolidated} == want
     assert len(consolidated) == len(want)  # one row per user
     raw = got["participants_parent_raw"]
-    assert len(raw) == len(sdk_server.expected["sessions"][sdk_server.ids["parent_session"]][
-        "participants_joinedAt_asc"])
+    assert len(raw) == len(
+        sdk_server.expected["sessions"][sdk_server.ids["parent_session"]][
+            "participants_joinedAt_asc"
+        ]
+    )
     top3 = got["participants_parent_consolidated_duration"]
     assert [p["duration"] for p in top3] == sorted(want.values(), reverse=True)[:3]
 
@@ -422,8 +485,11 @@ def test_live_session_is_live(sdk: dict[str, Any], sdk_server: Any) -> None:
     assert gone["duration"] == 5.0
     assert gone["left_at"] is not None
     assert [e["event_name"] for e in stays["peer_events"]] == ["PEER_CREATED", "PEER_JOINING"]
-    assert [e["event_name"] for e in gone["peer_events"]] == ["PEER_CREATED", "PEER_JOINING",
-                                                              "PEER_LEAVING"]
+    assert [e["event_name"] for e in gone["peer_events"]] == [
+        "PEER_CREATED",
+        "PEER_JOINING",
+        "PEER_LEAVING",
+    ]
     assert {e["preset_view_type"] for e in stays["peer_events"]} == {"GROUP_CALL"}
     searched = sdk["facts"]["participants"]["participants_live_search"]
     assert ids_of(searched) == [ids["live_peer"]]  # display name, case-insensitive
@@ -441,7 +507,10 @@ def test_participant_details(sdk: dict[str, Any], sdk_server: Any) -> None:
     assert participant_rows([details["participant_ended"]]) == [want]
     assert details["participant_ended"]["peer_events"] is None
     assert [e["event_name"] for e in details["participant_ended_events"]["peer_events"]] == [
-        "PEER_CREATED", "PEER_JOINING", "PEER_LEAVING"]
+        "PEER_CREATED",
+        "PEER_JOINING",
+        "PEER_LEAVING",
+    ]
 
     live = details["participant_live"]
     assert live["id"] == ids["live_peer"] and live["left_at"] is None
@@ -449,10 +518,16 @@ def test_participant_details(sdk: dict[str, Any], sdk_server: Any) -> None:
     assert live["custom_participant_id"] == "cpi-stays"
     stats = live["peer_stats"]
     device = stats["device_info"]
-    assert (device["browser"], device["cpus"], device["memory"], device["os"],
-            device["os_version"], device["is_mobile"], device["sdk_name"],
-            device["user_agent"]) == ("Chrome", 8, 16, "Mac OS X", "10.15.7", False, "web-core",
-                                      ids["live_user_agent"])
+    assert (
+        device["browser"],
+        device["cpus"],
+        device["memory"],
+        device["os"],
+        device["os_version"],
+        device["is_mobile"],
+        device["sdk_name"],
+        device["user_agent"],
+    ) == ("Chrome", 8, 16, "Mac OS X", "10.15.7", False, "web-core", ids["live_user_agent"])
     assert stats["ip_information"]["ipv4"] == "8.8.8.8"
     assert stats["ip_information"]["country"] == "US"
     precall = stats["precall_network_information"]
@@ -461,7 +536,9 @@ def test_participant_details(sdk: dict[str, Any], sdk_server: Any) -> None:
     assert [e["type"] for e in stats["events"]] == ["audio_on", "network_quality"]
     assert live["quality_stats"] == []
     assert [e["event_name"] for e in details["participant_live_events"]["peer_events"]] == [
-        "PEER_CREATED", "PEER_JOINING"]
+        "PEER_CREATED",
+        "PEER_JOINING",
+    ]
     assert details["participant_left"]["duration"] == 5.0
     assert details["participant_left"]["peer_stats"]["device_info"] is None  # no metadata
 
@@ -487,8 +564,10 @@ def test_api_key_and_email_auth(sdk: dict[str, Any], sdk_server: Any) -> None:
     facts, ids = sdk["facts"], sdk_server.ids
     assert ids_of(facts["sessions"]["key_sessions"]) == [ids["live_session"]]
     assert facts["session"]["key_details_live"]["id"] == ids["live_session"]
-    assert ids_of(facts["participants"]["key_participants_live"]) == [ids["live_peer"],
-                                                                      ids["left_peer"]]
+    assert ids_of(facts["participants"]["key_participants_live"]) == [
+        ids["live_peer"],
+        ids["left_peer"],
+    ]
     assert facts["participant"]["key_participant_live"]["id"] == ids["live_peer"]
 
 
@@ -508,8 +587,9 @@ def test_errors_raise_the_sdk_exceptions(sdk: dict[str, Any]) -> None:
     }
     assert {k: (v["exception"], v["status_code"]) for k, v in errors.items()} == want
     for name in ("unauthenticated_sessions", "forbidden_other_account"):
-        assert errors[name]["body"]["errors"] == [{"code": 10000,
-                                                   "message": "Authentication error"}]
+        assert errors[name]["body"]["errors"] == [
+            {"code": 10000, "message": "Authentication error"}
+        ]
     for name in ("not_found_session", "bad_per_page"):
         body = errors[name]["body"]
         assert body["success"] is False and body["error"]["code"] == errors[name]["status_code"]
@@ -528,9 +608,13 @@ def without_volatile(value: Any, live: set[str]) -> Any:
     if not isinstance(value, dict):
         return value
     volatile = value.get("left_at") is None and any(
-        value.get(k) in live for k in ("id", "session_id", "peer_id"))
-    return {k: without_volatile(v, live) for k, v in value.items()
-            if not (volatile and k in ("minutes_consumed", "duration"))}
+        value.get(k) in live for k in ("id", "session_id", "peer_id")
+    )
+    return {
+        k: without_volatile(v, live)
+        for k, v in value.items()
+        if not (volatile and k in ("minutes_consumed", "duration"))
+    }
 
 
 def test_generations_agree(runs: Callable[[str], Outcome], sdk_server: Any) -> None:
@@ -544,11 +628,18 @@ def test_generations_agree(runs: Callable[[str], Outcome], sdk_server: Any) -> N
 
     only_seed = set(seed["calls"]) - set(current["calls"])
     assert set(current["calls"]) <= set(seed["calls"])
-    assert only_seed == {"participant_live_device_info", "participant_live_quality_stats",
-                         "participant_live_events_filter"}
-    differ = {name: (without_volatile(current["calls"][name]["response"], live),
-                     without_volatile(seed["calls"][name]["response"], live))
-              for name in current["calls"]}
+    assert only_seed == {
+        "participant_live_device_info",
+        "participant_live_quality_stats",
+        "participant_live_events_filter",
+    }
+    differ = {
+        name: (
+            without_volatile(current["calls"][name]["response"], live),
+            without_volatile(seed["calls"][name]["response"], live),
+        )
+        for name in current["calls"]
+    }
     assert [name for name, (a, b) in differ.items() if a != b] == []
 
     def comparable_facts(facts: dict[str, Any]) -> Any:

@@ -87,8 +87,9 @@ class Catalog:
 
     def volatile(self) -> set[str]:
         """What grows with the clock: live sessions and their peers still in."""
-        return self.live() | {p["id"] for sid in self.live() for p in self.peers[sid]
-                              if p["left_at"] is None}
+        return self.live() | {
+            p["id"] for sid in self.live() for p in self.peers[sid] if p["left_at"] is None
+        }
 
 
 @dataclass(frozen=True)
@@ -145,16 +146,38 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
     env["RTK_DATABASE_URL"] = f"sqlite:///{work / 'demo.db'}"
 
     seed = os.environ.get("RTK_TEST_DEMO_SEED")  # the demo's own default if unset
-    loaded = subprocess.run([str(cli), "demo", "--no-serve", *(["--seed", seed] if seed else [])],
-                            env=env, cwd=work, capture_output=True, text=True,
-                            timeout=DEMO_TIMEOUT_S)
+    loaded = subprocess.run(
+        [str(cli), "demo", "--no-serve", *(["--seed", seed] if seed else [])],
+        env=env,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=DEMO_TIMEOUT_S,
+    )
     token = _last_line_token(loaded, "rtk-sessions demo --no-serve")
-    assert "rejected 0" in loaded.stderr, f"the demo's events were not all accepted:\n" \
-                                          f"{loaded.stderr[-4000:]}"
+    assert "rejected 0" in loaded.stderr, (
+        f"the demo's events were not all accepted:\n{loaded.stderr[-4000:]}"
+    )
     created = subprocess.run(
-        [str(cli), "token", "create", "--account", DEMO_ACCOUNT, "--scope", "read",
-         "--email", EMAIL, "--name", "sdk-demo-key"],
-        env=env, cwd=work, capture_output=True, text=True, timeout=120)
+        [
+            str(cli),
+            "token",
+            "create",
+            "--account",
+            DEMO_ACCOUNT,
+            "--scope",
+            "read",
+            "--email",
+            EMAIL,
+            "--name",
+            "sdk-demo-key",
+        ],
+        env=env,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     key_token = _last_line_token(created, "rtk-sessions token create")
     assert key_token != token
 
@@ -163,8 +186,12 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
     with log.open("wb") as log_file:
         proc = subprocess.Popen(
             [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env, cwd=work, stdout=log_file, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            env=env,
+            cwd=work,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -180,15 +207,24 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
             time.sleep(0.1)
 
         api = f"{base_url}/accounts/{DEMO_ACCOUNT}/realtime/kit/{DEMO_APP}"
-        with httpx.Client(base_url=api, headers={"Authorization": f"Bearer {token}"},
-                          timeout=60) as http:
+        with httpx.Client(
+            base_url=api, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        ) as http:
             catalog = read_catalog(http)
             ids = plan_demo(http, catalog, key_token)
         ids_file = work / "ids.json"
         ids_file.write_text(json.dumps(ids, indent=1, ensure_ascii=False), encoding="utf-8")
-        yield DemoServer(base_url=base_url, token=token, key_token=key_token,
-                         account=DEMO_ACCOUNT, app=DEMO_APP, ids=ids, ids_file=ids_file,
-                         log=log, catalog=catalog)
+        yield DemoServer(
+            base_url=base_url,
+            token=token,
+            key_token=key_token,
+            account=DEMO_ACCOUNT,
+            app=DEMO_APP,
+            ids=ids,
+            ids_file=ids_file,
+            log=log,
+            catalog=catalog,
+        )
     finally:
         _stop(proc)
 
@@ -201,7 +237,8 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
 def get_json(http: httpx.Client, path: str, **params: Any) -> dict[str, Any]:
     response = http.get(path, params=params)
     assert response.status_code == 200, (
-        f"GET {path} {params}: {response.status_code} {response.text[:1000]}")
+        f"GET {path} {params}: {response.status_code} {response.text[:1000]}"
+    )
     body = response.json()
     assert body["success"] is True, body
     return body
@@ -223,8 +260,9 @@ def read_catalog(http: httpx.Client) -> Catalog:
     sessions: list[dict[str, Any]] = []
     page, total = 1, None
     while True:
-        body = get_json(http, "/sessions", sort_by="createdAt", sort_order="ASC",
-                        per_page=100, page_no=page)
+        body = get_json(
+            http, "/sessions", sort_by="createdAt", sort_order="ASC", per_page=100, page_no=page
+        )
         total = body["paging"]["total_count"]
         if not body["data"]["sessions"]:
             break
@@ -233,8 +271,9 @@ def read_catalog(http: httpx.Client) -> Catalog:
     assert len(sessions) == total, f"listed {len(sessions)} sessions, total_count {total}"
     rooms = {room["id"]: room for s in sessions for room in s["breakout_rooms"]}
     peers = {sid: all_participants(http, sid) for sid in [s["id"] for s in sessions] + list(rooms)}
-    return Catalog(total=total, sessions=sessions, rooms=rooms, peers=peers,
-                   live_peer_has_metadata=False)
+    return Catalog(
+        total=total, sessions=sessions, rooms=rooms, peers=peers, live_peer_has_metadata=False
+    )
 
 
 def device_info(http: httpx.Client, session_id: str, peer_id: str) -> dict[str, Any] | None:
@@ -261,24 +300,37 @@ def plan_demo(http: httpx.Client, catalog: Catalog, key_token: str) -> dict[str,
 
     # An ended session (not a parent) where a user rejoined, the more peers the better,
     # with a peer who sent device metadata.
-    candidates = sorted((s for s in top if s["status"] == "ENDED" and not s["breakout_rooms"]
-                         and rejoined_users(catalog.peers[s["id"]])),
-                        key=lambda s: (-len(catalog.peers[s["id"]]), s["id"]))
+    candidates = sorted(
+        (
+            s
+            for s in top
+            if s["status"] == "ENDED"
+            and not s["breakout_rooms"]
+            and rejoined_users(catalog.peers[s["id"]])
+        ),
+        key=lambda s: (-len(catalog.peers[s["id"]]), s["id"]),
+    )
     ended = ended_peer = None
     for session in candidates:
-        ended_peer = next((p for p in catalog.peers[session["id"]]
-                           if device_info(http, session["id"], p["id"])), None)
+        ended_peer = next(
+            (p for p in catalog.peers[session["id"]] if device_info(http, session["id"], p["id"])),
+            None,
+        )
         if ended_peer is not None:
             ended = session
             break
     if ended is None or ended_peer is None:
-        pytest.fail("the demo has no ended session where a user rejoined and a peer sent "
-                    "device metadata", pytrace=False)
+        pytest.fail(
+            "the demo has no ended session where a user rejoined and a peer sent device metadata",
+            pytrace=False,
+        )
     peers = catalog.peers[ended["id"]]
 
     # A parent with breakout rooms: the most rooms; its rooms as the details list them.
-    parents = sorted((s for s in top if s["status"] == "ENDED" and s["breakout_rooms"]),
-                     key=lambda s: (-len(s["breakout_rooms"]), s["id"]))
+    parents = sorted(
+        (s for s in top if s["status"] == "ENDED" and s["breakout_rooms"]),
+        key=lambda s: (-len(s["breakout_rooms"]), s["id"]),
+    )
     if not parents:
         pytest.fail("the demo lists no session with breakout rooms", pytrace=False)
     parent = parents[0]
@@ -309,10 +361,15 @@ def plan_demo(http: httpx.Client, catalog: Catalog, key_token: str) -> dict[str,
     # Searches: a title word upper-cased, one with a non-ASCII letter if a title has one
     # (the search is case-insensitive beyond ASCII: "CAFÉ" finds "Café").
     titles = sorted({s["meeting_display_name"] for s in top if s["meeting_display_name"]})
-    unicode_words = [w for t in titles for w in t.split()
-                     if any(ord(c) > 127 and c.upper() != c.lower() for c in w)]
-    search = (unicode_words[0] if unicode_words
-              else longest_word(ended["meeting_display_name"])).upper()
+    unicode_words = [
+        w
+        for t in titles
+        for w in t.split()
+        if any(ord(c) > 127 and c.upper() != c.lower() for c in w)
+    ]
+    search = (
+        unicode_words[0] if unicode_words else longest_word(ended["meeting_display_name"])
+    ).upper()
     started = when(ended["started_at"])
     k = len(peers)
     return {
@@ -356,16 +413,28 @@ def runs(demo_server: DemoServer) -> Callable[[str], Outcome]:
         if generation not in cache:
             python, _ = interpreter(generation)
             proc = subprocess.run(
-                [str(python), str(SCRIPT), demo_server.base_url, demo_server.token,
-                 demo_server.account, demo_server.app, str(demo_server.ids_file)],
-                capture_output=True, text=True, timeout=RUN_TIMEOUT_S, env=clean_env(),
-                cwd=SCRIPT.parent)
+                [
+                    str(python),
+                    str(SCRIPT),
+                    demo_server.base_url,
+                    demo_server.token,
+                    demo_server.account,
+                    demo_server.app,
+                    str(demo_server.ids_file),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=RUN_TIMEOUT_S,
+                env=clean_env(),
+                cwd=SCRIPT.parent,
+            )
             try:
                 output = json.loads(proc.stdout)
             except json.JSONDecodeError:
                 output = None
-            cache[generation] = Outcome(generation, python, proc.returncode, proc.stdout,
-                                        proc.stderr, output)
+            cache[generation] = Outcome(
+                generation, python, proc.returncode, proc.stdout, proc.stderr, output
+            )
         return cache[generation]
 
     return run
@@ -380,26 +449,50 @@ def generation(request: pytest.FixtureRequest) -> str:
 def sdk(runs: Callable[[str], Outcome], generation: str) -> dict[str, Any]:
     outcome = runs(generation)
     if outcome.returncode != 0 or outcome.output is None:
-        pytest.fail(f"sdk_calls.py failed on the demo with the {generation} SDK; see "
-                    f"test_demo_every_call_parses_strictly[{generation}]", pytrace=False)
+        pytest.fail(
+            f"sdk_calls.py failed on the demo with the {generation} SDK; see "
+            f"test_demo_every_call_parses_strictly[{generation}]",
+            pytrace=False,
+        )
     return outcome.output
 
 
 def participant_rows(rows: list[dict[str, Any]], volatile: set[str]) -> list[dict[str, Any]]:
     """The stable part of participant rows (a live peer's duration grows)."""
-    keys = ("id", "user_id", "display_name", "custom_participant_id", "preset_name",
-            "joined_at", "left_at", "duration")
-    return [{k: row[k] for k in keys if not (k == "duration" and row["id"] in volatile)}
-            for row in rows]
+    keys = (
+        "id",
+        "user_id",
+        "display_name",
+        "custom_participant_id",
+        "preset_name",
+        "joined_at",
+        "left_at",
+        "duration",
+    )
+    return [
+        {k: row[k] for k in keys if not (k == "duration" and row["id"] in volatile)} for row in rows
+    ]
 
 
-STABLE_SESSION_FIELDS = ("id", "associated_id", "created_at", "started_at", "updated_at",
-                         "ended_at", "status", "type", "max_concurrent_participants",
-                         "live_participants", "meeting_display_name", "organization_id")
+STABLE_SESSION_FIELDS = (
+    "id",
+    "associated_id",
+    "created_at",
+    "started_at",
+    "updated_at",
+    "ended_at",
+    "status",
+    "type",
+    "max_concurrent_participants",
+    "live_participants",
+    "meeting_display_name",
+    "organization_id",
+)
 
 
-def session_diff(fact: dict[str, Any], want: dict[str, Any],
-                 volatile: set[str]) -> dict[str, tuple[Any, Any]]:
+def session_diff(
+    fact: dict[str, Any], want: dict[str, Any], volatile: set[str]
+) -> dict[str, tuple[Any, Any]]:
     fields = STABLE_SESSION_FIELDS + (() if want["id"] in volatile else ("minutes_consumed",))
     diff = {f: (fact.get(f), want[f]) for f in fields if fact.get(f) != want[f]}
     if fact.get("meta") != want["meta"]:
@@ -412,15 +505,15 @@ def session_diff(fact: dict[str, Any], want: dict[str, Any],
 # --------------------------------------------------------------------------
 
 
-def test_demo_every_call_parses_strictly(runs: Callable[[str], Outcome],
-                                         generation: str) -> None:
+def test_demo_every_call_parses_strictly(runs: Callable[[str], Outcome], generation: str) -> None:
     outcome = runs(generation)
     assert outcome.output is not None, outcome.describe()
     assert outcome.output["failures"] == [], outcome.describe()
     assert outcome.returncode == 0, outcome.describe()
     assert outcome.output["sdk_version"] == interpreter(generation)[1]
     assert outcome.output["generation_features"]["participant_details_filters"] is (
-        generation == "seed")
+        generation == "seed"
+    )
 
 
 # --------------------------------------------------------------------------
@@ -437,13 +530,18 @@ def test_demo_session_list(sdk: dict[str, Any], demo_server: DemoServer) -> None
     assert sdk["facts"]["plain_get_sessions_ids"] == order[:20]
     assert ids_of(sessions["sessions_created_desc"]) == order[:LIST_PAGE]
     assert ids_of(sessions["sessions_created_asc"]) == order[::-1][:LIST_PAGE]
-    pages = sorted((int(k.rsplit("_", 1)[1]), rows) for k, rows in sessions.items()
-                   if k.startswith("sessions_page_"))
-    assert [sid for _, rows in pages for sid in ids_of(rows)] == order[:10 * len(pages)]
+    pages = sorted(
+        (int(k.rsplit("_", 1)[1]), rows)
+        for k, rows in sessions.items()
+        if k.startswith("sessions_page_")
+    )
+    assert [sid for _, rows in pages for sid in ids_of(rows)] == order[: 10 * len(pages)]
     for n, _ in pages:
-        assert paging[f"sessions_page_{n}"] == {"total_count": catalog.total,
-                                                "start_offset": (n - 1) * 10 + 1,
-                                                "end_offset": n * 10}
+        assert paging[f"sessions_page_{n}"] == {
+            "total_count": catalog.total,
+            "start_offset": (n - 1) * 10 + 1,
+            "end_offset": n * 10,
+        }
     for name in ("sessions_minutes_desc", "sessions_minutes_asc"):
         minutes = [s["minutes_consumed"] for s in sessions[name]]
         assert minutes == sorted(minutes, reverse=name.endswith("desc")), name
@@ -452,10 +550,14 @@ def test_demo_session_list(sdk: dict[str, Any], demo_server: DemoServer) -> None
     # What the SDK read is what the plain API answered (sessions and their rooms).
     volatile, by_id = catalog.volatile(), catalog.by_id
     read = sessions["sessions_created_desc"] + sessions["sessions_created_asc"]
-    assert {s["id"]: session_diff(s, by_id[s["id"]], volatile) for s in read
-            if session_diff(s, by_id[s["id"]], volatile)} == {}
+    assert {
+        s["id"]: session_diff(s, by_id[s["id"]], volatile)
+        for s in read
+        if session_diff(s, by_id[s["id"]], volatile)
+    } == {}
     assert {s["id"]: sorted(s["breakout_room_ids"]) for s in read} == {
-        s["id"]: sorted(r["id"] for r in by_id[s["id"]]["breakout_rooms"]) for s in read}
+        s["id"]: sorted(r["id"] for r in by_id[s["id"]]["breakout_rooms"]) for s in read
+    }
     assert any(s["breakout_room_ids"] for s in read), "no listed session shows its rooms"
 
 
@@ -488,8 +590,10 @@ def test_demo_session_filters(sdk: dict[str, Any], demo_server: DemoServer) -> N
         return {s["id"] for s in catalog.sessions if test(s)}
 
     def found(text: str, s: dict[str, Any]) -> bool:  # title, meeting id, session id
-        return any(text.casefold() in v.casefold()
-                   for v in (s["meeting_display_name"], s["associated_id"], s["id"]))
+        return any(
+            text.casefold() in v.casefold()
+            for v in (s["meeting_display_name"], s["associated_id"], s["id"])
+        )
 
     def in_range(s: dict[str, Any], start: str, end: str) -> bool:
         return when(start) <= when(s["started_at"]) <= when(end)
@@ -505,7 +609,8 @@ def test_demo_session_filters(sdk: dict[str, Any], demo_server: DemoServer) -> N
         "sessions_time_range": where(lambda s: in_range(s, ids["start_time"], ids["end_time"])),
         "sessions_participants_1_5": where(lambda s: lo <= peers[s["id"]] <= hi),
         "sessions_participants_exact": where(
-            lambda s: peers[s["id"]] == int(ids["participants_exact"])),
+            lambda s: peers[s["id"]] == int(ids["participants_exact"])
+        ),
     }
     for name, wanted in filters.items():
         assert wanted, f"{name}: the plan chose a filter that matches nothing"
@@ -514,13 +619,18 @@ def test_demo_session_filters(sdk: dict[str, Any], demo_server: DemoServer) -> N
     assert ids["ended_session"] in filters["sessions_time_range"]  # end is inclusive
 
     c_lo, c_hi = low_high(ids["combined_participants"])
-    combined = where(lambda s: s["status"] == "ENDED" and c_lo <= peers[s["id"]] <= c_hi
-                     and found(ids["combined_search"], s)
-                     and in_range(s, ids["combined_start_time"], ids["combined_end_time"]))
+    combined = where(
+        lambda s: s["status"] == "ENDED"
+        and c_lo <= peers[s["id"]] <= c_hi
+        and found(ids["combined_search"], s)
+        and in_range(s, ids["combined_start_time"], ids["combined_end_time"])
+    )
     assert ids["ended_session"] in combined
     by_id = catalog.by_id
-    assert ids_of(sessions["sessions_combined"]) == sorted(
-        combined, key=lambda sid: (by_id[sid]["minutes_consumed"], sid))[:50]
+    assert (
+        ids_of(sessions["sessions_combined"])
+        == sorted(combined, key=lambda sid: (by_id[sid]["minutes_consumed"], sid))[:50]
+    )
     assert paging["sessions_combined"]["total_count"] == len(combined) >= 1
 
 
@@ -529,15 +639,19 @@ def test_demo_session_filters(sdk: dict[str, Any], demo_server: DemoServer) -> N
 # --------------------------------------------------------------------------
 
 
-def test_demo_session_details(sdk: dict[str, Any], demo_server: DemoServer,
-                              generation: str) -> None:
+def test_demo_session_details(
+    sdk: dict[str, Any], demo_server: DemoServer, generation: str
+) -> None:
     catalog, ids = demo_server.catalog, demo_server.ids
     details, volatile = sdk["facts"]["session"], catalog.volatile()
-    assert {d["shape"] for d in details.values()} == {"nested" if generation == "seed"
-                                                       else "flat"}
+    assert {d["shape"] for d in details.values()} == {"nested" if generation == "seed" else "flat"}
     want = {**catalog.by_id, **catalog.rooms}
-    for name, key in (("details_ended", "ended_session"), ("details_parent", "parent_session"),
-                      ("details_breakout_room", "breakout_room"), ("details_live", "live_session")):
+    for name, key in (
+        ("details_ended", "ended_session"),
+        ("details_parent", "parent_session"),
+        ("details_breakout_room", "breakout_room"),
+        ("details_live", "live_session"),
+    ):
         assert session_diff(details[name], want[ids[key]], volatile) == {}, name
     for name, call in sdk["calls"].items():
         if name.startswith("details_"):
@@ -567,8 +681,9 @@ def test_demo_breakout_rooms(sdk: dict[str, Any], demo_server: DemoServer) -> No
 # --------------------------------------------------------------------------
 
 
-def test_demo_participants_of_an_ended_session(sdk: dict[str, Any],
-                                               demo_server: DemoServer) -> None:
+def test_demo_participants_of_an_ended_session(
+    sdk: dict[str, Any], demo_server: DemoServer
+) -> None:
     catalog, ids = demo_server.catalog, demo_server.ids
     want = participant_rows(catalog.peers[ids["ended_session"]], set())
     got, paging = sdk["facts"]["participants"], sdk["facts"]["paging"]
@@ -580,8 +695,9 @@ def test_demo_participants_of_an_ended_session(sdk: dict[str, Any],
     assert durations == sorted(durations, reverse=True)
     searched = got["participants_ended_search"]
     assert len(searched) >= 2, "the searched user rejoined: two peers or more"
-    assert participant_rows(searched, set()) == [p for p in want
-                                                 if p["user_id"] == ids["search_user_id"]]
+    assert participant_rows(searched, set()) == [
+        p for p in want if p["user_id"] == ids["search_user_id"]
+    ]
     for row in got["participants_ended_events"]:
         events = row["peer_events"]
         assert [e["event_name"] for e in events][:2] == ["PEER_CREATED", "PEER_JOINING"]
@@ -595,7 +711,8 @@ def test_demo_consolidated_view(sdk: dict[str, Any], demo_server: DemoServer) ->
     got, paging = sdk["facts"]["participants"], sdk["facts"]["paging"]
     raw = list(got["participants_parent_raw"])
     assert participant_rows(raw, set()) == participant_rows(
-        catalog.peers[ids["parent_session"]], set())
+        catalog.peers[ids["parent_session"]], set()
+    )
     raw_total = paging["participants_parent_raw"]["total_count"]
     for i, room in enumerate(ids["breakout_rooms"]):
         rows = got[f"participants_breakout_room_{i}_raw"]
@@ -612,12 +729,16 @@ def test_demo_consolidated_view(sdk: dict[str, Any], demo_server: DemoServer) ->
     for p in raw:
         sums[p["user_id"]] += p["duration"]
     rows_of = Counter(p["user_id"] for p in raw)
-    off = {p["user_id"]: (p["duration"], round(sums[p["user_id"]], 4)) for p in consolidated
-           if abs(p["duration"] - sums[p["user_id"]]) > 0.0001 * rows_of[p["user_id"]] + 1e-9}
+    off = {
+        p["user_id"]: (p["duration"], round(sums[p["user_id"]], 4))
+        for p in consolidated
+        if abs(p["duration"] - sums[p["user_id"]]) > 0.0001 * rows_of[p["user_id"]] + 1e-9
+    }
     assert off == {}, "consolidated duration != the sum of the user's raw rows (4-dp rounding)"
     top3 = got["participants_parent_consolidated_duration"]
     assert [p["duration"] for p in top3] == sorted(
-        (p["duration"] for p in consolidated), reverse=True)[:3]
+        (p["duration"] for p in consolidated), reverse=True
+    )[:3]
 
 
 # --------------------------------------------------------------------------
@@ -637,7 +758,8 @@ def test_demo_live_session(sdk: dict[str, Any], demo_server: DemoServer) -> None
     people = sdk["facts"]["participants"]["participants_live"]
     volatile = catalog.volatile()
     assert participant_rows(people, volatile) == participant_rows(
-        catalog.peers[ids["live_session"]], volatile)
+        catalog.peers[ids["live_session"]], volatile
+    )
     by_id = {p["id"]: p for p in people}
     stays = by_id[ids["live_peer"]]
     assert stays["left_at"] is None
@@ -653,9 +775,13 @@ def test_demo_live_session(sdk: dict[str, Any], demo_server: DemoServer) -> None
     text = ids["live_search"].casefold()
     assert ids["live_peer"] in ids_of(searched)
     assert ids_of(searched) == [
-        p["id"] for p in catalog.peers[ids["live_session"]]
-        if any(text in (p[k] or "").casefold()
-               for k in ("display_name", "user_id", "custom_participant_id", "id"))]
+        p["id"]
+        for p in catalog.peers[ids["live_session"]]
+        if any(
+            text in (p[k] or "").casefold()
+            for k in ("display_name", "user_id", "custom_participant_id", "id")
+        )
+    ]
 
 
 # --------------------------------------------------------------------------
@@ -663,8 +789,9 @@ def test_demo_live_session(sdk: dict[str, Any], demo_server: DemoServer) -> None
 # --------------------------------------------------------------------------
 
 
-def test_demo_participant_details(sdk: dict[str, Any], demo_server: DemoServer,
-                                  generation: str) -> None:
+def test_demo_participant_details(
+    sdk: dict[str, Any], demo_server: DemoServer, generation: str
+) -> None:
     catalog, ids = demo_server.catalog, demo_server.ids
     details = sdk["facts"]["participant"]
     with_metadata = ["participant_ended", "participant_ended_events"]
@@ -680,16 +807,22 @@ def test_demo_participant_details(sdk: dict[str, Any], demo_server: DemoServer,
         assert isinstance(fact["quality_stats"], list), name
     ended = {p["id"]: p for p in catalog.peers[ids["ended_session"]]}[ids["ended_peer"]]
     assert participant_rows([details["participant_ended"]], set()) == participant_rows(
-        [ended], set())
+        [ended], set()
+    )
     assert details["participant_ended"]["peer_events"] is None
     assert [e["event_name"] for e in details["participant_ended_events"]["peer_events"]] == [
-        "PEER_CREATED", "PEER_JOINING", "PEER_LEAVING"]
+        "PEER_CREATED",
+        "PEER_JOINING",
+        "PEER_LEAVING",
+    ]
     assert details["participant_live"]["left_at"] is None
     if generation == "seed":
         device_only = details["participant_live_device_info"]
         assert set(device_only["peer_stats"]) == {"config", "device_info", "status"}
-        assert device_only["peer_stats"]["device_info"] == (
-            details["participant_live"]["peer_stats"]["device_info"])
+        assert (
+            device_only["peer_stats"]["device_info"]
+            == (details["participant_live"]["peer_stats"]["device_info"])
+        )
         assert device_only["quality_stats"] is None
         assert details["participant_live_quality_stats"]["peer_stats"] is None
         assert details["participant_live_events_filter"]["peer_events"] is not None
@@ -700,7 +833,8 @@ def test_demo_api_key_and_email_auth(sdk: dict[str, Any], demo_server: DemoServe
     assert set(ids_of(facts["sessions"]["key_sessions"])) == catalog.live()
     assert facts["session"]["key_details_live"]["id"] == ids["live_session"]
     assert ids_of(facts["participants"]["key_participants_live"]) == [
-        p["id"] for p in catalog.peers[ids["live_session"]]]
+        p["id"] for p in catalog.peers[ids["live_session"]]
+    ]
     assert facts["participant"]["key_participant_live"]["id"] == ids["live_peer"]
 
 
@@ -734,16 +868,19 @@ def comparable(output: dict[str, Any], live: set[str], volatile: set[str]) -> di
     those lists are compared without them (and the first page may gain or lose a
     session at its end when a live one moves across it).
     """
-    out = copy.deepcopy({"calls": {k: v["response"] for k, v in output["calls"].items()},
-                         "facts": output["facts"]})
+    out = copy.deepcopy(
+        {"calls": {k: v["response"] for k, v in output["calls"].items()}, "facts": output["facts"]}
+    )
     for name in MINUTES_LISTS:
         response = out["calls"].get(name)
         if response is not None:
-            response["data"]["sessions"] = [s for s in response["data"]["sessions"]
-                                            if s["id"] not in live]
+            response["data"]["sessions"] = [
+                s for s in response["data"]["sessions"] if s["id"] not in live
+            ]
         if name in out["facts"]["sessions"]:
-            out["facts"]["sessions"][name] = [s for s in out["facts"]["sessions"][name]
-                                              if s["id"] not in live]
+            out["facts"]["sessions"][name] = [
+                s for s in out["facts"]["sessions"][name] if s["id"] not in live
+            ]
     for detail in out["facts"]["session"].values():
         detail.pop("shape")
     for detail in out["facts"]["participant"].values():
@@ -753,15 +890,16 @@ def comparable(output: dict[str, Any], live: set[str], volatile: set[str]) -> di
 
 def trim_minutes_lists(a: dict[str, Any], b: dict[str, Any], live: int) -> None:
     for name in MINUTES_LISTS:
-        for x, y in ((a["calls"][name]["data"]["sessions"], b["calls"][name]["data"]["sessions"]),
-                     (a["facts"]["sessions"][name], b["facts"]["sessions"][name])):
+        for x, y in (
+            (a["calls"][name]["data"]["sessions"], b["calls"][name]["data"]["sessions"]),
+            (a["facts"]["sessions"][name], b["facts"]["sessions"][name]),
+        ):
             assert abs(len(x) - len(y)) <= live, name
             n = min(len(x), len(y))
             del x[n:], y[n:]
 
 
-def test_demo_generations_agree(runs: Callable[[str], Outcome],
-                                demo_server: DemoServer) -> None:
+def test_demo_generations_agree(runs: Callable[[str], Outcome], demo_server: DemoServer) -> None:
     outputs = {}
     for generation in GENERATIONS:
         outcome = runs(generation)
@@ -769,8 +907,11 @@ def test_demo_generations_agree(runs: Callable[[str], Outcome],
         outputs[generation] = outcome.output
     catalog = demo_server.catalog
     live, volatile = catalog.live(), catalog.volatile()
-    only_seed = {"participant_live_device_info", "participant_live_quality_stats",
-                 "participant_live_events_filter"}
+    only_seed = {
+        "participant_live_device_info",
+        "participant_live_quality_stats",
+        "participant_live_events_filter",
+    }
     assert set(outputs["seed"]["calls"]) - set(outputs["current"]["calls"]) == only_seed
     assert set(outputs["current"]["calls"]) <= set(outputs["seed"]["calls"])
     current = comparable(outputs["current"], live, volatile)

@@ -128,7 +128,7 @@ def test_same_state_for_any_order_batching_and_redelivery(template_db, data):
     stream = list(shuffled) + redelivered
     cuts = sorted(data.draw(st.sets(st.integers(1, len(stream) - 1), max_size=6), label="cuts"))
     db = fresh_db(template_db)
-    for start, end in zip([0, *cuts], [*cuts, len(stream)]):
+    for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=False):
         ingest(db, stream[start:end])
     assert derived_state(db) == expected
 

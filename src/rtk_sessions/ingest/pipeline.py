@@ -42,5 +42,6 @@ def ingest_items(
         with db.write() as conn:
             app_pk = ensure_app(db, conn, account_id, app_id, now_ms)
             accepted = write_batch(db, conn, app_pk, batch.events, now_ms)
+        db.note_written(accepted)
     duplicates = len(batch.events) - accepted + batch.duplicates_in_batch
     return IngestReport(accepted=accepted, duplicates=duplicates, rejected=batch.rejected)

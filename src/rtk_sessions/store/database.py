@@ -8,6 +8,8 @@ same queries through psycopg 3.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +21,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+ANALYZE_AFTER_EVENTS = 1_000
+ANALYZE_MIN_INTERVAL_S = 60.0
 IN_LIST_SIZE = 500  # ids per IN (...): well under SQLite's and PostgreSQL's parameter limits
 
 
@@ -35,6 +39,9 @@ class Database:
         self.url = _normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         self.engine: Engine = _create_engine(self.url, echo=echo)
+        self._stats_lock = threading.Lock()
+        self._written_since_analyze = 0
+        self._analyzed_at = -ANALYZE_MIN_INTERVAL_S
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -50,6 +57,34 @@ class Database:
             conn = conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
             with conn.begin():
                 yield conn
+
+    def note_written(self, events: int) -> None:
+        """Count stored events; refresh SQLite's planner statistics when they are stale.
+
+        Without statistics SQLite can pick the primary key over a better index
+        (a peer's events: a scan of the app's whole log instead of an index
+        seek). ``ANALYZE`` with an analysis limit takes tens of ms, so it runs
+        after the first 1,000 events and then at most once a minute while
+        ingest goes on. PostgreSQL keeps its own statistics (autovacuum).
+        """
+        if not self.is_sqlite:
+            return
+        with self._stats_lock:
+            self._written_since_analyze += events
+            due = self._written_since_analyze >= ANALYZE_AFTER_EVENTS and (
+                time.monotonic() - self._analyzed_at >= ANALYZE_MIN_INTERVAL_S
+            )
+            if not due:
+                return
+            self._written_since_analyze = 0
+            self._analyzed_at = time.monotonic()
+        self.refresh_statistics()
+
+    def refresh_statistics(self) -> None:
+        if self.is_sqlite:
+            with self.write() as conn:
+                conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+                conn.exec_driver_sql("ANALYZE")
 
     def insert(self, table: Any) -> Any:
         """An INSERT that supports ``on_conflict_do_*`` on this dialect."""
