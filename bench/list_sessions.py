@@ -36,6 +36,7 @@ QUERIES = {
     "search 'sync'": "{api}/sessions?search=sync",
     "participants of a session": "{api}/sessions/{session}/participants",
     "session details + rooms": "{api}/sessions/{session}?include_breakout_rooms=true",
+    "participant details": "{api}/sessions/{session}/participants/{peer}",
 }
 
 
@@ -57,12 +58,14 @@ def main() -> None:
                 first = c.get(f"{api}/sessions").json()
                 total = first["paging"]["total_count"]
                 session = first["data"]["sessions"][0]["id"]
+                peers = c.get(f"{api}/sessions/{session}/participants").json()
+                peer = peers["data"]["participants"][0]["id"]
                 print(
                     f"demo app: {total} listed sessions; {args.requests} sequential requests each"
                 )
                 print(f"{'query':28} {'p50 ms':>8} {'p99 ms':>8} {'rows':>5}")
                 for name, template in QUERIES.items():
-                    path = template.format(api=api, session=session)
+                    path = template.format(api=api, session=session, peer=peer)
                     timings = []
                     for _ in range(args.requests):
                         started = time.perf_counter()
