@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from harness import CLI, fail_with_log, last_line_token, start_server, stop
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "basic"
@@ -44,12 +41,6 @@ LIVE_USER_AGENT = (
 )
 
 _server_log: Path | None = None  # for the failure report hook below
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _iso(ts: datetime) -> str:
@@ -212,37 +203,18 @@ class SdkServer:
     started: datetime  # "now" the live session's times are relative to
 
 
-def _fail_with_log(message: str, log: Path) -> None:
-    text = log.read_text(errors="replace") if log.exists() else "(no log)"
-    pytest.fail(f"{message}\n--- server log ({log}) ---\n{text[-8000:]}", pytrace=False)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        # Our own process group (start_new_session): the server and its granian workers.
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=15)
-
-
 @pytest.fixture(scope="session")
 def sdk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SdkServer]:
     global _server_log
     work = tmp_path_factory.mktemp("sdk-server")
     log = work / "server.log"
     _server_log = log
-    cli = Path(sys.executable).parent / "rtk-sessions"
-    assert cli.exists(), f"{cli} not found: is the package installed in this venv?"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RTK_")}
     env["RTK_DATABASE_URL"] = f"sqlite:///{work / 'rtk.db'}"
 
     created = subprocess.run(
         [
-            str(cli),
+            str(CLI),
             "token",
             "create",
             "--account",
@@ -262,37 +234,10 @@ def sdk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SdkServer]:
         text=True,
         timeout=120,
     )
-    assert created.returncode == 0, f"token create failed:\n{created.stderr}"
-    lines = created.stdout.splitlines()
-    assert lines, f"token create printed nothing on stdout; stderr:\n{created.stderr}"
-    token = lines[-1].strip()
-    assert token and " " not in token, f"last stdout line is not a token: {lines[-1]!r}"
+    token = last_line_token(created, "rtk-sessions token create")
 
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    with log.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=work,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc, base_url = start_server(env, work, log)
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                _fail_with_log(f"rtk-sessions serve exited with {proc.returncode}", log)
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                _fail_with_log(f"no 200 from {base_url}/healthz in {START_TIMEOUT_S} s", log)
-            time.sleep(0.1)
-
         now = datetime.now(UTC)
         headers = {"Authorization": f"Bearer {token}"}
         ingest_url = f"{base_url}/ingest/accounts/{ACCOUNT}/apps/{APP}/events"
@@ -307,10 +252,10 @@ def sdk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SdkServer]:
             ("live events", extra, len(live_events(now))),
         ):
             if response.status_code != 200:
-                _fail_with_log(f"ingest of {name}: {response.status_code} {response.text}", log)
+                fail_with_log(f"ingest of {name}: {response.status_code} {response.text}", log)
             report = response.json()["data"]
             if report["rejected"] or report["accepted"] != count:
-                _fail_with_log(f"ingest of {name} (expected {count} accepted): {report}", log)
+                fail_with_log(f"ingest of {name} (expected {count} accepted): {report}", log)
 
         expected = json.loads((EXAMPLE / "expected.json").read_text(encoding="utf-8"))
         ids = plan(expected)
@@ -328,7 +273,7 @@ def sdk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SdkServer]:
             started=now,
         )
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 def _server_logs(item: pytest.Item) -> list[Path]:

@@ -12,123 +12,21 @@ generations read.
 from __future__ import annotations
 
 import json
-import os
-import re
 import subprocess
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
+from harness import GENERATIONS, Outcome, clean_env, interpreter, sdk_runner
 
 pytestmark = pytest.mark.sdk
-
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = Path(__file__).with_name("sdk_calls.py")
-SEED_VERSION = "5.0.0"
-SEED_VENV_PYTHON = REPO / ".venv-sdk500" / "bin" / "python"
-GENERATIONS = ("current", "seed")
-RUN_TIMEOUT_S = 300
-
-
-def pinned_current_version() -> str:
-    """The ``cloudflare==X`` pin of the test extra in pyproject.toml."""
-    text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
-    match = re.search(r'"cloudflare==([^"]+)"', text)
-    assert match, "pyproject.toml pins no cloudflare version"
-    return match.group(1)
-
-
-def seed_python() -> Path:
-    """The interpreter of the cloudflare==5.0.0 environment; a missing one fails the suite."""
-    hint = "run `make test` (it prepares .venv-sdk500)"
-    configured = os.environ.get("RTK_TEST_SDK500_PYTHON")
-    if configured:
-        path = Path(configured)
-        if not path.exists():
-            pytest.fail(
-                f"RTK_TEST_SDK500_PYTHON={configured} does not exist: {hint}", pytrace=False
-            )
-        return path
-    if not SEED_VENV_PYTHON.exists():
-        pytest.fail(
-            f"no cloudflare=={SEED_VERSION} environment (RTK_TEST_SDK500_PYTHON unset, "
-            f"{SEED_VENV_PYTHON} missing): {hint}",
-            pytrace=False,
-        )
-    return SEED_VENV_PYTHON
-
-
-def interpreter(generation: str) -> tuple[Path, str]:
-    """(python, the cloudflare version it must have)."""
-    if generation == "current":
-        return Path(sys.executable), pinned_current_version()
-    return seed_python(), SEED_VERSION
-
-
-def clean_env() -> dict[str, str]:
-    """No CLOUDFLARE_* credentials/base URL, no PYTHONPATH leaking this repo into the seed venv."""
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("CLOUDFLARE_") and k not in ("PYTHONPATH", "PYTHONHOME")
-    }
-
-
-@dataclass
-class Outcome:
-    generation: str
-    python: Path
-    returncode: int
-    stdout: str
-    stderr: str
-    output: dict[str, Any] | None
-
-    def describe(self) -> str:
-        failures = json.dumps((self.output or {}).get("failures"), indent=1)[:6000]
-        return (
-            f"sdk_calls.py with {self.python} ({self.generation}) exited {self.returncode}\n"
-            f"failures: {failures}\n--- stderr (tail) ---\n{self.stderr[-6000:]}"
-        )
 
 
 @pytest.fixture(scope="module")
 def runs(sdk_server: Any) -> Callable[[str], Outcome]:
     """Runs sdk_calls.py once per generation (cached for the module)."""
-    cache: dict[str, Outcome] = {}
-
-    def run(generation: str) -> Outcome:
-        if generation not in cache:
-            python, _ = interpreter(generation)
-            proc = subprocess.run(
-                [
-                    str(python),
-                    str(SCRIPT),
-                    sdk_server.base_url,
-                    sdk_server.token,
-                    sdk_server.account,
-                    sdk_server.app,
-                    str(sdk_server.ids_file),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=RUN_TIMEOUT_S,
-                env=clean_env(),
-                cwd=SCRIPT.parent,
-            )
-            try:
-                output = json.loads(proc.stdout)
-            except json.JSONDecodeError:
-                output = None
-            cache[generation] = Outcome(
-                generation, python, proc.returncode, proc.stdout, proc.stderr, output
-            )
-        return cache[generation]
-
-    return run
+    return sdk_runner(sdk_server)
 
 
 @pytest.fixture(scope="module", params=GENERATIONS)

@@ -20,11 +20,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,18 +31,18 @@ from typing import Any
 import httpx
 import pytest
 
-# Helpers of the examples/basic suite (tests/sdk is on sys.path: no __init__.py here).
-from test_sdk_conformance import (
+# tests/sdk is on sys.path (no __init__.py here).
+from harness import (
+    CLI,
     GENERATIONS,
-    RUN_TIMEOUT_S,
-    SCRIPT,
     Outcome,
-    clean_env,
-    ids_of,
     interpreter,
-    when,
-    without_volatile,
+    last_line_token,
+    sdk_runner,
+    start_server,
+    stop,
 )
+from test_sdk_conformance import ids_of, when, without_volatile
 
 pytestmark = pytest.mark.sdk
 
@@ -55,7 +51,6 @@ DEMO_APP = "demo-app"
 OTHER_ACCOUNT = "demo-account-other"
 EMAIL = "sdk-demo@example.com"
 DEMO_TIMEOUT_S = 300
-START_TIMEOUT_S = 60
 LIST_PAGE = 100  # per_page of sdk_calls.py's long session lists
 
 
@@ -105,62 +100,29 @@ class DemoServer:
     catalog: Catalog
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _fail_with_log(message: str, log: Path) -> None:
-    text = log.read_text(errors="replace") if log.exists() else "(no log)"
-    pytest.fail(f"{message}\n--- server log ({log}) ---\n{text[-8000:]}", pytrace=False)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # our own process group (start_new_session)
-        proc.wait(timeout=15)
-
-
-def _last_line_token(proc: subprocess.CompletedProcess[str], what: str) -> str:
-    assert proc.returncode == 0, f"{what} exited {proc.returncode}:\n{proc.stderr[-4000:]}"
-    lines = proc.stdout.splitlines()
-    assert lines, f"{what} printed nothing on stdout; stderr:\n{proc.stderr[-4000:]}"
-    token = lines[-1].strip()
-    assert token and " " not in token, f"{what}: last stdout line is not a token: {lines[-1]!r}"
-    return token
-
-
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     work = tmp_path_factory.mktemp("sdk-demo")
     log = work / "server.log"
-    cli = Path(sys.executable).parent / "rtk-sessions"
-    assert cli.exists(), f"{cli} not found: is the package installed in this venv?"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RTK_")}
     env["RTK_DATABASE_URL"] = f"sqlite:///{work / 'demo.db'}"
 
     seed = os.environ.get("RTK_TEST_DEMO_SEED")  # the demo's own default if unset
     loaded = subprocess.run(
-        [str(cli), "demo", "--no-serve", *(["--seed", seed] if seed else [])],
+        [str(CLI), "demo", "--no-serve", *(["--seed", seed] if seed else [])],
         env=env,
         cwd=work,
         capture_output=True,
         text=True,
         timeout=DEMO_TIMEOUT_S,
     )
-    token = _last_line_token(loaded, "rtk-sessions demo --no-serve")
+    token = last_line_token(loaded, "rtk-sessions demo --no-serve")
     assert "rejected 0" in loaded.stderr, (
         f"the demo's events were not all accepted:\n{loaded.stderr[-4000:]}"
     )
     created = subprocess.run(
         [
-            str(cli),
+            str(CLI),
             "token",
             "create",
             "--account",
@@ -178,34 +140,11 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
         text=True,
         timeout=120,
     )
-    key_token = _last_line_token(created, "rtk-sessions token create")
+    key_token = last_line_token(created, "rtk-sessions token create")
     assert key_token != token
 
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    with log.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=work,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc, base_url = start_server(env, work, log)
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                _fail_with_log(f"rtk-sessions serve exited with {proc.returncode}", log)
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                _fail_with_log(f"no 200 from {base_url}/healthz in {START_TIMEOUT_S} s", log)
-            time.sleep(0.1)
-
         api = f"{base_url}/accounts/{DEMO_ACCOUNT}/realtime/kit/{DEMO_APP}"
         with httpx.Client(
             base_url=api, headers={"Authorization": f"Bearer {token}"}, timeout=60
@@ -226,7 +165,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
             catalog=catalog,
         )
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 # --------------------------------------------------------------------------
@@ -407,37 +346,7 @@ def plan_demo(http: httpx.Client, catalog: Catalog, key_token: str) -> dict[str,
 @pytest.fixture(scope="module")
 def runs(demo_server: DemoServer) -> Callable[[str], Outcome]:
     """sdk_calls.py once per generation against the demo (cached for the module)."""
-    cache: dict[str, Outcome] = {}
-
-    def run(generation: str) -> Outcome:
-        if generation not in cache:
-            python, _ = interpreter(generation)
-            proc = subprocess.run(
-                [
-                    str(python),
-                    str(SCRIPT),
-                    demo_server.base_url,
-                    demo_server.token,
-                    demo_server.account,
-                    demo_server.app,
-                    str(demo_server.ids_file),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=RUN_TIMEOUT_S,
-                env=clean_env(),
-                cwd=SCRIPT.parent,
-            )
-            try:
-                output = json.loads(proc.stdout)
-            except json.JSONDecodeError:
-                output = None
-            cache[generation] = Outcome(
-                generation, python, proc.returncode, proc.stdout, proc.stderr, output
-            )
-        return cache[generation]
-
-    return run
+    return sdk_runner(demo_server)
 
 
 @pytest.fixture(scope="module", params=GENERATIONS)
