@@ -14,10 +14,6 @@ def system_clock() -> int:
     return time.time_ns() // 1_000_000
 
 
-def fixed_clock(now_ms: int) -> Clock:
-    return lambda: now_ms
-
-
 def iso_ms(ms: int | None) -> str | None:
     """``2023-02-01T10:51:08.039Z`` (UTC, milliseconds), or None."""
     if ms is None:

@@ -14,7 +14,7 @@ from litestar.handlers import BaseRouteHandler
 
 from rtk_sessions.api.context import context_of
 from rtk_sessions.api.envelope import AuthError
-from rtk_sessions.store.tokens import TokenGrant, find_active
+from rtk_sessions.store.tokens import find_active
 
 
 def presented_token(connection: ASGIConnection) -> tuple[str | None, str | None]:
@@ -55,7 +55,3 @@ async def token_guard(connection: ASGIConnection, route_handler: BaseRouteHandle
 
 def _same_email(expected: str, given: str) -> bool:
     return hmac.compare_digest(expected.strip().lower(), given.strip().lower())
-
-
-def grant_of(connection: ASGIConnection) -> TokenGrant:
-    return connection.state.grant  # set by token_guard

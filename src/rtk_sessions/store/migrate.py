@@ -32,10 +32,6 @@ def current_revision(database: Database) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def is_current(database: Database) -> bool:
-    return current_revision(database) == head_revision()
-
-
 def upgrade(database: Database) -> str | None:
     """Bring the schema to the newest revision; returns it. Safe to run concurrently."""
     config = _config()
