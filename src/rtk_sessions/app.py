@@ -15,6 +15,7 @@ from rtk_sessions.api.envelope import EXCEPTION_HANDLERS
 from rtk_sessions.api.health import HealthController
 from rtk_sessions.api.ingest import IngestController
 from rtk_sessions.api.participants import ParticipantsController
+from rtk_sessions.api.peer_report import PeerReportController
 from rtk_sessions.api.sessions import SessionsController
 from rtk_sessions.clock import Clock, system_clock
 from rtk_sessions.config import Settings
@@ -38,7 +39,7 @@ def _data_routers() -> list[Router]:
     return [
         Router(
             path=prefix + APP_PATH,
-            route_handlers=[SessionsController, ParticipantsController],
+            route_handlers=[SessionsController, ParticipantsController, PeerReportController],
             guards=[token_guard],
             include_in_schema=not prefix,
             security=TOKEN_SECURITY,
@@ -63,7 +64,7 @@ def create_app(
     settings: Settings, *, database: Database | None = None, clock: Clock = system_clock
 ) -> Litestar:
     """The app over ``database`` (opened from settings if None); ``clock`` is "now" in ms."""
-    configure_geoip(settings.geoip)
+    configure_geoip(settings.geoip, settings.geoip_mmdb_paths)
     db = database or Database(settings.database_url)
     ctx = AppContext(db=db, settings=settings, clock=clock)
     app = Litestar(

@@ -18,6 +18,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from rtk_sessions.ingest.enrich import check_mmdb_file
+
 DEFAULT_CONFIG_FILE = "rtk-sessions.toml"
 
 
@@ -42,6 +44,13 @@ class Settings(BaseSettings):
         ge=0,
         description="A session with nobody in it ends this many seconds after the last peer left.",
     )
+    stats_period_seconds: float = Field(
+        7.0,
+        gt=0,
+        le=3600,
+        description="Nominal interval between a client's WebRTC stats samples; an interval "
+        "longer than 3 periods is a gap, not scored (quality.md).",
+    )
     ingest_max_events: int = Field(
         10_000, ge=1, description="Most events one ingest request may carry (else 413)."
     )
@@ -58,6 +67,11 @@ class Settings(BaseSettings):
         description="Offline IP lookup for participant details: country and network owner "
         "(~105 MiB once loaded), country only (~45 MiB), or off.",
     )
+    geoip_mmdb: str = Field(
+        "",
+        description="MaxMind DB files (GeoLite2/GeoIP2 City and/or ASN .mmdb), comma-separated, "
+        "for city, region, timezone, coordinates and AS number. Empty = none.",
+    )
     openapi_enabled: bool = Field(True, description="Serve /openapi.json and /docs.")
 
     @field_validator("database_url")
@@ -66,6 +80,20 @@ class Settings(BaseSettings):
         if not url.startswith(("sqlite", "postgresql")):
             raise ValueError("database_url must be a sqlite:// or postgresql:// URL")
         return url
+
+    @field_validator("geoip_mmdb")
+    @classmethod
+    def _usable_mmdb_files(cls, value: str) -> str:
+        """Each named file must open as a City or ASN MaxMind DB, checked at start-up
+        so that a typo stops the process instead of silently leaving fields null."""
+        for path in split_paths(value):
+            check_mmdb_file(path)  # ValueError naming the file and the problem
+        return value
+
+    @property
+    def geoip_mmdb_paths(self) -> tuple[str, ...]:
+        """The ``geoip_mmdb`` files, in the order given (``()`` when unset)."""
+        return split_paths(self.geoip_mmdb)
 
     @classmethod
     def settings_customise_sources(
@@ -85,6 +113,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def split_paths(value: str) -> tuple[str, ...]:
+    """``"a.mmdb, b.mmdb"`` → ``("a.mmdb", "b.mmdb")``: blanks around commas and
+    empty items are dropped."""
+    return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
 def _config_file_path() -> Path | None:

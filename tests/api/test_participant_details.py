@@ -10,7 +10,7 @@ import pytest
 from rtk_sessions.clock import iso_ms
 from tests.api.support import AppUnderTest, assert_bad_request, assert_not_found
 from tests.conftest import LiveServer
-from tests.factories import MIN, SEC, T0, peer_event, peer_metadata, started, visit
+from tests.factories import MIN, SEC, T0, event, peer_event, peer_metadata, started, visit
 
 CHROME_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
              "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36")
@@ -36,6 +36,12 @@ def people_events() -> list[dict]:
         peer_event("ann", T0 + 5 * MIN, "network_changed", {"to": "wifi"}),
         peer_event("ann", T0 + 4 * MIN, "tab_hidden"),
         peer_event("ann", T0 + 6 * MIN + 500, "audio_device_changed", {"device": "USB mic"}),
+        # received audio: 7 s with 3.5 % loss, then 7 s without
+        event("peer.stats", T0 + 3 * MIN, peer_id="ann", samples=[
+            {"ts": iso_ms(T0 + 2 * MIN + 7 * SEC * i), "kind": "audio", "direction": "consumer",
+             "ssrc": 5, "packets_received": received, "packets_lost": lost, "jitter": 0.01,
+             "concealment_events": 0, "bytes_received": 7000 * i}
+            for i, (received, lost) in enumerate([(0, 0), (386, 14), (786, 14)])]),
     ]
 
 
@@ -88,7 +94,18 @@ def test_peer_stats_from_metadata_and_events(people: AppUnderTest) -> None:
         {"timestamp": iso_ms(T0 + 6 * MIN + 500), "type": "audio_device_changed",
          "metadata": {"device": "USB mic"}},
     ]
-    assert got["quality_stats"] == []
+    # 14 of 400 lost = 3.5 % → Q = 0.2 + 0.5 · 0.65 + 0.3 = 0.825 → 0.83 (half up)
+    [quality] = got["quality_stats"]
+    assert quality["peer_id"] == "ann"
+    assert (quality["start"], quality["end"]) == (iso_ms(T0 + 2 * MIN), iso_ms(T0 + 2 * MIN + 14 * SEC))
+    assert [(a["quality"], a["packets_lost"]) for a in quality["audio_stats"]] == [(0.83, 14), (1.0, 0)]
+    assert quality["audio_packet_loss"] == round(100 * 14 / 800, 4)
+    assert quality["audio_bandwidth"] == 8000  # 8 · 7000 B / 7 s
+    assert quality["video_stats"] == [] and quality["video_packet_loss"] is None
+
+
+def test_a_peer_without_stats_has_no_quality_entry(people: AppUnderTest) -> None:
+    assert detail(people, "bare")["quality_stats"] == []
 
 
 def test_peer_without_metadata_has_empty_sections(people: AppUnderTest) -> None:
@@ -116,7 +133,7 @@ def test_filters_name_the_sections_served(people: AppUnderTest, filters, section
     assert {k: stats[k] for k in sections} == {k: full[k] for k in sections}
     assert ("quality_stats" in got) is quality
     if quality:
-        assert got["quality_stats"] == []
+        assert got["quality_stats"] == detail(people)["quality_stats"]
 
 
 @pytest.mark.parametrize("filters", ["device", "events,bogus", "quality", "peer_stats"])

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -239,3 +240,325 @@ def test_geoip_mode_is_validated():
 
     with pytest.raises(ValueError, match="asn, country or off"):
         configure_geoip("city")
+
+
+# --------------------------------------------------------------------------
+# Optional MaxMind DB files (RTK_GEOIP_MMDB), written here with mmdb_writer
+# --------------------------------------------------------------------------
+
+MOUNTAIN_VIEW = {
+    "city": {"geoname_id": 5375480, "names": {"en": "Mountain View", "de": "Mountain View"}},
+    "continent": {"code": "NA", "names": {"en": "North America"}},
+    "country": {"iso_code": "US", "names": {"en": "United States"}},
+    "location": {
+        "accuracy_radius": 1000,
+        "latitude": 37.386,
+        "longitude": -122.0838,
+        "time_zone": "America/Los_Angeles",
+    },
+    "subdivisions": [{"iso_code": "CA", "names": {"en": "California"}}],
+}
+# For a global address geoip2fast's bundled data knows nothing about, so that
+# the .mmdb file alone answers.
+FRANKFURT_V6 = {
+    "city": {"names": {"en": "Frankfurt am Main"}},
+    "country": {"iso_code": "DE", "names": {"en": "Germany"}},
+    "location": {"latitude": 50.1188, "longitude": 8.6843, "time_zone": "Europe/Berlin"},
+    "subdivisions": [{"iso_code": "HE"}],  # no English name: the ISO code is served
+}
+
+
+def write_mmdb(path: Path, database_type: str, networks: dict[str, dict]) -> Path:
+    """A real MaxMind DB file (IPv6 tree, IPv4 under ::/96 as MaxMind's own files)."""
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    writer = MMDBWriter(
+        ip_version=6,
+        ipv4_compatible=True,
+        database_type=database_type,
+        languages=["en"],
+        description={"en": f"rtk-sessions test {database_type}"},
+    )
+    for network, record in networks.items():
+        writer.insert_network(IPSet([network]), record)
+    writer.to_db_file(str(path))
+    return path
+
+
+def write_city_and_asn(directory: Path) -> tuple[Path, Path]:
+    """A GeoLite2-City and a GeoLite2-ASN file covering 8.8.8.0/24 and 2001:4860::/32."""
+    city = write_mmdb(
+        directory / "test-City.mmdb",
+        "GeoLite2-City",
+        {"8.8.8.0/24": MOUNTAIN_VIEW, "2001:4860::/32": MOUNTAIN_VIEW},
+    )
+    asn = write_mmdb(
+        directory / "test-ASN.mmdb",
+        "GeoLite2-ASN",
+        {
+            "8.8.8.0/24": {
+                "autonomous_system_number": 15169,
+                "autonomous_system_organization": "GOOGLE",
+            },
+            "2001:4860::/32": {
+                "autonomous_system_number": 15169,
+                "autonomous_system_organization": "GOOGLE",
+            },
+        },
+    )
+    return city, asn
+
+
+@pytest.fixture
+def geoip_reset() -> Iterator[None]:
+    """Put the module back to the defaults (asn data, no .mmdb files) afterwards."""
+    from rtk_sessions.ingest.enrich import configure_geoip
+
+    yield
+    configure_geoip("asn", ())
+
+
+@pytest.fixture
+def mmdb_files(tmp_path: Path, geoip_reset: None) -> tuple[Path, Path]:
+    return write_city_and_asn(tmp_path)
+
+
+MOUNTAIN_VIEW_FIELDS = {
+    "country": "US",
+    "country_name": "United States",
+    "city": "Mountain View",
+    "region": "California",
+    "timezone": "America/Los_Angeles",
+    "asn": 15169,
+    "org": "GOOGLE",
+    "latitude": 37.386,
+    "longitude": -122.0838,
+}
+
+
+@pytest.mark.parametrize("ip", ["8.8.8.8", "::ffff:8.8.8.8", "2001:4860:4860::8888"])
+def test_mmdb_files_fill_city_region_timezone_coordinates_asn(mmdb_files, ip) -> None:
+    from rtk_sessions.ingest.enrich import configure_geoip
+
+    configure_geoip("asn", mmdb_files)
+    loc = locate_ip(ip)
+    expected_ip = "8.8.8.8" if "8.8.8.8" in ip else ip
+    assert loc == IpLocation(ip=expected_ip, **MOUNTAIN_VIEW_FIELDS)
+
+
+def test_mmdb_files_leave_unknown_networks_alone(mmdb_files) -> None:
+    from rtk_sessions.ingest.enrich import configure_geoip
+
+    configure_geoip("asn", mmdb_files)
+    # outside the written networks: geoip2fast's answer, nothing more
+    assert locate_ip("1.1.1.1") == IpLocation(
+        ip="1.1.1.1", country="AU", country_name="Australia", org="CLOUDFLARENET"
+    )
+    assert locate_ip("10.0.0.1") is None  # private: never looked up
+    assert locate_ip("192.168.1.1") is None
+
+
+def test_mmdb_fills_what_geoip2fast_leaves_out(tmp_path, geoip_reset) -> None:
+    from rtk_sessions.ingest.enrich import configure_geoip
+
+    # geoip2fast's country-only data has no org: the ASN file's is used;
+    # its country stays authoritative over the City file's (here a wrong one).
+    city = write_mmdb(
+        tmp_path / "c.mmdb",
+        "GeoIP2-City",
+        {"8.8.8.0/24": {**MOUNTAIN_VIEW, "country": {"iso_code": "CA"}}},
+    )
+    asn = write_mmdb(
+        tmp_path / "a.mmdb",
+        "GeoLite2-ASN",
+        {
+            "8.8.8.0/24": {
+                "autonomous_system_number": 15169,
+                "autonomous_system_organization": "Google LLC",
+            }
+        },
+    )
+    configure_geoip("country", [city, asn])
+    loc = locate_ip("8.8.8.8")
+    assert loc is not None
+    assert (loc.country, loc.org, loc.asn, loc.city) == ("US", "Google LLC", 15169, "Mountain View")
+
+
+def test_mmdb_alone_answers_where_geoip2fast_knows_nothing(tmp_path, geoip_reset) -> None:
+    from rtk_sessions.ingest.enrich import _load_geo_db, configure_geoip
+
+    # a global IPv6 address the bundled data has no country nor org for
+    unknown = "2c0f:ffff::1"
+    found = _load_geo_db().lookup(unknown)
+    assert found.country_code in ("", "--") and not found.asn_name
+    assert locate_ip(unknown) is None
+    city = write_mmdb(tmp_path / "c.mmdb", "GeoLite2-City", {"2c0f:ffff::/32": FRANKFURT_V6})
+    configure_geoip("asn", [city])
+    assert locate_ip(unknown) == IpLocation(
+        ip=unknown,
+        country="DE",
+        country_name="Germany",
+        city="Frankfurt am Main",
+        region="HE",
+        timezone="Europe/Berlin",
+        latitude=50.1188,
+        longitude=8.6843,
+    )
+
+
+def test_mmdb_files_are_consulted_in_order(tmp_path, geoip_reset) -> None:
+    from rtk_sessions.ingest.enrich import configure_geoip
+
+    first = write_mmdb(
+        tmp_path / "1.mmdb", "GeoLite2-City", {"8.8.8.0/24": {"city": {"names": {"en": "First"}}}}
+    )
+    second = write_mmdb(
+        tmp_path / "2.mmdb",
+        "GeoLite2-City",
+        {"8.8.8.0/24": {**MOUNTAIN_VIEW, "city": {"names": {"en": "Second"}}}},
+    )
+    configure_geoip("asn", [first, second])
+    loc = locate_ip("8.8.8.8")
+    assert loc is not None
+    # the first non-null value of each field wins
+    assert (loc.city, loc.timezone) == ("First", "America/Los_Angeles")
+    configure_geoip("asn", [second, first])  # a change of paths forgets cached answers
+    assert locate_ip("8.8.8.8").city == "Second"
+
+
+def test_mmdb_kind_comes_from_metadata_not_file_name(tmp_path, geoip_reset) -> None:
+    from rtk_sessions.ingest.enrich import configure_geoip
+
+    # named like a City file, holds ASN records: read as ASN
+    misnamed = write_mmdb(
+        tmp_path / "GeoLite2-City.mmdb",
+        "GeoLite2-ASN",
+        {
+            "8.8.8.0/24": {
+                "autonomous_system_number": 15169,
+                "autonomous_system_organization": "GOOGLE",
+            }
+        },
+    )
+    configure_geoip("asn", [misnamed])
+    loc = locate_ip("8.8.8.8")
+    assert (loc.asn, loc.city) == (15169, None)
+
+
+def test_mmdb_ipv4_only_file_and_ipv6_address(tmp_path, geoip_reset) -> None:
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    from rtk_sessions.ingest.enrich import configure_geoip
+
+    writer = MMDBWriter(ip_version=4, database_type="GeoLite2-City")
+    writer.insert_network(IPSet(["8.8.8.0/24"]), MOUNTAIN_VIEW)
+    writer.to_db_file(str(tmp_path / "v4.mmdb"))
+    configure_geoip("asn", [tmp_path / "v4.mmdb"])
+    assert locate_ip("8.8.8.8").city == "Mountain View"
+    # an IPv6 address cannot be asked of an IPv4-only file: unknown there
+    assert locate_ip("2001:4860:4860::8888").city is None
+
+
+def test_mmdb_off_means_no_lookup_at_all(mmdb_files) -> None:
+    from rtk_sessions.ingest import enrich
+
+    enrich.configure_geoip("off", mmdb_files)
+    assert locate_ip("8.8.8.8") is None
+    assert enrich._mmdb_sources is None, "a .mmdb file was opened with geoip off"
+
+
+def test_configure_geoip_records_paths_and_opens_lazily(mmdb_files) -> None:
+    from rtk_sessions.ingest import enrich
+
+    enrich.configure_geoip("asn", mmdb_files)
+    assert enrich._mmdb_sources is None
+    assert locate_ip("8.8.8.8").city == "Mountain View"
+    sources = enrich._mmdb_sources
+    assert [(s.city, s.asn) for s in sources] == [(True, False), (False, True)]
+    locate_ip("2001:4860:4860::8888")
+    assert enrich._mmdb_sources is sources, "opened twice"
+    with pytest.raises(TypeError):
+        enrich.configure_geoip("asn", str(mmdb_files[0]))
+
+
+def test_check_mmdb_file_names_the_file_and_the_problem(tmp_path, mmdb_files) -> None:
+    from rtk_sessions.ingest.enrich import check_mmdb_file
+
+    city, asn = mmdb_files
+    assert check_mmdb_file(str(city)) == "GeoLite2-City"
+    assert check_mmdb_file(str(asn)) == "GeoLite2-ASN"
+    (tmp_path / "notes.txt").write_text("not a database\n")
+    country = write_mmdb(
+        tmp_path / "country.mmdb",
+        "GeoLite2-Country",
+        {"8.8.8.0/24": {"country": {"iso_code": "US"}}},
+    )
+    for path, problem in [
+        (tmp_path / "missing.mmdb", "no such file"),
+        (tmp_path, "not a regular file"),
+        (tmp_path / "notes.txt", "not a MaxMind DB"),
+        (country, "expected a City or an ASN"),
+    ]:
+        with pytest.raises(ValueError, match=problem) as caught:
+            check_mmdb_file(str(path))
+        assert str(path) in str(caught.value)
+
+
+def test_mmdb_end_to_end_through_participant_details(tmp_path, geoip_reset) -> None:
+    from rtk_sessions.ingest import enrich
+    from tests.api.support import AppUnderTest, running_server
+    from tests.factories import MIN, T0, peer_metadata, started, visit
+
+    city, asn = write_city_and_asn(tmp_path)
+    with running_server(tmp_path, geoip_mmdb=f"{city}, {asn}") as server:
+        assert enrich._mmdb_paths == (str(city), str(asn))  # create_app passed them on
+        with server.client() as http:
+            app = AppUnderTest(server, "app-geo", http)
+            app.ingest(
+                [
+                    started("s1", "m1", T0),
+                    *visit("s1", "ann", T0 + MIN, T0 + 5 * MIN),
+                    peer_metadata("ann", T0 + 2 * MIN, ip="8.8.8.8"),
+                ]
+            )
+            server.clock.now_ms = T0 + 60 * MIN
+            body = app.ok("/sessions/s1/participants/ann")
+    ip = body["data"]["participant"]["peer_stats"]["ip_information"]
+    assert ip == {
+        "city": "Mountain View",
+        "country": "US",
+        "ip_location": "37.386,-122.0838",
+        "ipv4": "8.8.8.8",
+        "org": "GOOGLE",
+        "portal": None,
+        "region": "California",
+        "timezone": "America/Los_Angeles",
+        "ip": "8.8.8.8",
+    }
+
+
+def test_geoip_configuration_is_back_to_defaults() -> None:
+    # runs after the tests above (file order): none of them leaked its files
+    from rtk_sessions.ingest import enrich
+
+    assert (enrich._geo_mode, enrich._mmdb_paths) == ("asn", ())
+    assert locate_ip("8.8.8.8").city is None
+
+
+def test_mmdb_reader_is_not_imported_eagerly() -> None:
+    _run_isolated(
+        """
+        import sys
+
+        import rtk_sessions.app  # noqa: F401  (config, enrich, peer_stats)
+        from rtk_sessions.config import Settings
+
+        from rtk_sessions.ingest.enrich import locate_ip
+
+        Settings(geoip_mmdb="")
+        assert locate_ip("8.8.8.8").country == "US"
+        assert "maxminddb" not in sys.modules, "maxminddb imported without a .mmdb file"
+        """
+    )

@@ -13,10 +13,19 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from rtk_sessions.analytics.json_values import (
+    flag,
+    format_ts,
+    mapping,
+    number,
+    order_key,
+    parse_ts,
+    section,
+    text,
+)
 
 if TYPE_CHECKING:
     from rtk_sessions.ingest.enrich import BrowserInfo, IpLocation
@@ -28,68 +37,6 @@ SECTIONS = frozenset({"device_info", "ip_information", "precall_network_informat
 
 #: Envelope keys of a stored event, not part of the folded metadata.
 _ENVELOPE = frozenset({"id", "type", "ts"})
-_EPOCH = datetime.min.replace(tzinfo=UTC)
-
-
-# --------------------------------------------------------------------------
-# helpers
-# --------------------------------------------------------------------------
-
-
-def _parse_ts(value: Any) -> datetime | None:
-    """An aware UTC datetime from an ISO 8601 string (naive → taken as UTC)."""
-    if isinstance(value, datetime):
-        ts = value
-    elif isinstance(value, str):
-        try:
-            ts = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    else:
-        return None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
-def _format_ts(ts: datetime) -> str:
-    """``2023-02-01T10:51:08.039Z``: UTC, milliseconds (truncated)."""
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
-
-
-def _order_key(event: Mapping[str, Any]) -> tuple[datetime, str, str]:
-    """Total order on stored events: (ts, id), then content as a last resort.
-
-    An unparsable/missing ``ts`` sorts first. The content tiebreak only
-    matters for two events with equal ts and id (ids are unique per app,
-    so not in practice) and keeps the fold independent of input order.
-    """
-    event_id = event.get("id")
-    return (
-        _parse_ts(event.get("ts")) or _EPOCH,
-        event_id if isinstance(event_id, str) else "",
-        json.dumps(event, sort_keys=True, default=str),
-    )
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _num(value: Any) -> int | float | None:
-    """An int or float as given; bools and anything else → ``None``."""
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _bool(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None
-
-
-def _obj(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _section(values: dict[str, Any]) -> dict[str, Any] | None:
-    """The section, or ``None`` when every value in it is unknown."""
-    return values if any(v is not None for v in values.values()) else None
 
 
 # --------------------------------------------------------------------------
@@ -125,7 +72,7 @@ def fold_metadata(events: list[dict[str, Any]]) -> dict[str, Any]:
     not modified. No events → ``{}``.
     """
     folded: dict[str, Any] = {}
-    for event in sorted(events, key=_order_key):
+    for event in sorted(events, key=order_key):
         _merge(folded, {k: v for k, v in event.items() if k not in _ENVELOPE})
     return folded
 
@@ -143,33 +90,33 @@ def _device_info(metadata: Mapping[str, Any], browser: BrowserInfo | None) -> di
     from the other). ``is_mobile`` is the SDK's if reported, else the UA's.
     ``browser``, ``browser_version`` and ``engine`` come only from the UA.
     """
-    reported = _obj(metadata.get("device_info"))
-    reported_os = _str(reported.get("os"))
+    reported = mapping(metadata.get("device_info"))
+    reported_os = text(reported.get("os"))
     os_name: str | None
     os_version: str | None
     if reported_os is not None:
-        os_name, os_version = reported_os, _str(reported.get("os_version"))
+        os_name, os_version = reported_os, text(reported.get("os_version"))
     elif browser is not None:
         os_name, os_version = browser.os, browser.os_version
     else:
         os_name, os_version = None, None
-    is_mobile = _bool(reported.get("is_mobile"))
+    is_mobile = flag(reported.get("is_mobile"))
     if is_mobile is None and browser is not None:
         is_mobile = browser.is_mobile
-    return _section(
+    return section(
         {
             "browser": browser.browser if browser else None,
             "browser_version": browser.browser_version if browser else None,
-            "cpus": _num(reported.get("cpus")),
+            "cpus": number(reported.get("cpus")),
             "engine": browser.engine if browser else None,
             "is_mobile": is_mobile,
-            "memory": _num(reported.get("memory")),
+            "memory": number(reported.get("memory")),
             "os": os_name,
             "os_version": os_version,
-            "sdk_name": _str(metadata.get("sdk_name")),
-            "sdk_version": _str(metadata.get("sdk_version")),
-            "user_agent": _str(metadata.get("user_agent")),
-            "webgl_support": _str(metadata.get("webgl_support")),
+            "sdk_name": text(metadata.get("sdk_name")),
+            "sdk_version": text(metadata.get("sdk_version")),
+            "user_agent": text(metadata.get("user_agent")),
+            "webgl_support": text(metadata.get("webgl_support")),
         }
     )
 
@@ -186,7 +133,7 @@ def _ip_information(
     ``"lat,lon"`` when the database has coordinates; ``org`` is the AS
     organisation; ``portal`` is unknown (null).
     """
-    raw = _str(metadata.get("ip"))
+    raw = text(metadata.get("ip"))
     if raw is None and location is not None:
         raw = location.ip
     addr: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
@@ -199,7 +146,7 @@ def _ip_information(
         addr = addr.ipv4_mapped
     lat = location.latitude if location else None
     lon = location.longitude if location else None
-    return _section(
+    return section(
         {
             "city": location.city if location else None,
             "country": location.country if location else None,
@@ -216,18 +163,18 @@ def _ip_information(
 
 def _precall(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
     """The reported pre-call test; ``throughput`` is served as the seed's ``throughtput``."""
-    pre = _obj(metadata.get("precall_network_information"))
-    return _section(
+    pre = mapping(metadata.get("precall_network_information"))
+    return section(
         {
-            "backend_rtt": _num(pre.get("backend_rtt")),
-            "effective_networktype": _str(pre.get("effective_networktype")),
-            "fractional_loss": _num(pre.get("fractional_loss")),
-            "jitter": _num(pre.get("jitter")),
-            "reflexive_connectivity": _bool(pre.get("reflexive_connectivity")),
-            "relay_connectivity": _bool(pre.get("relay_connectivity")),
-            "rtt": _num(pre.get("rtt")),
-            "throughtput": _num(pre.get("throughput")),
-            "turn_connectivity": _bool(pre.get("turn_connectivity")),
+            "backend_rtt": number(pre.get("backend_rtt")),
+            "effective_networktype": text(pre.get("effective_networktype")),
+            "fractional_loss": number(pre.get("fractional_loss")),
+            "jitter": number(pre.get("jitter")),
+            "reflexive_connectivity": flag(pre.get("reflexive_connectivity")),
+            "relay_connectivity": flag(pre.get("relay_connectivity")),
+            "rtt": number(pre.get("rtt")),
+            "throughtput": number(pre.get("throughput")),
+            "turn_connectivity": flag(pre.get("turn_connectivity")),
         }
     )
 
@@ -240,13 +187,13 @@ def _events(peer_events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     as stored, or null.
     """
     out: list[dict[str, Any]] = []
-    for event in sorted(peer_events, key=_order_key):
-        ts = _parse_ts(event.get("ts"))
+    for event in sorted(peer_events, key=order_key):
+        ts = parse_ts(event.get("ts"))
         metadata = event.get("metadata")
         out.append(
             {
-                "timestamp": _format_ts(ts) if ts else _str(event.get("ts")),
-                "type": _str(event.get("name")),
+                "timestamp": format_ts(ts) if ts else text(event.get("ts")),
+                "type": text(event.get("name")),
                 "metadata": copy.deepcopy(dict(metadata))
                 if isinstance(metadata, Mapping)
                 else None,

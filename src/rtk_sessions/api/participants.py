@@ -19,18 +19,23 @@ from rtk_sessions.analytics.participants import (
     peer_lifecycle_events,
 )
 from rtk_sessions.analytics.peer_stats import fold_metadata, participant_peer_stats
+from rtk_sessions.analytics.quality import intervals_of
+from rtk_sessions.analytics.quality_report import QualityStats, participant_entry, quality_stats
 from rtk_sessions.api.context import AppContext
 from rtk_sessions.api.envelope import READ_ERRORS, NotFound
 from rtk_sessions.api.params import page_of, sections_of
 from rtk_sessions.api.sessions import Paging, paging_of
 from rtk_sessions.clock import iso_ms
 from rtk_sessions.ingest.enrich import locate_ip, parse_user_agent
+from rtk_sessions.ingest.stored import stats_samples
 from rtk_sessions.store.apps import find_app
 from rtk_sessions.store.participants import (
     get_peer,
     list_peers,
     peer_event_payloads,
     peers_of_sessions,
+    peers_of_user,
+    stats_payloads,
 )
 from rtk_sessions.store.sessions import Page, breakout_rooms, get_session
 
@@ -87,7 +92,7 @@ class ParticipantListResponse(msgspec.Struct):
 
 class ParticipantDetail(Participant, kw_only=True):
     peer_stats: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
-    quality_stats: list[dict[str, Any]] | msgspec.UnsetType = msgspec.UNSET
+    quality_stats: list[QualityStats] | msgspec.UnsetType = msgspec.UNSET
 
 
 class ParticipantDetailData(msgspec.Struct):
@@ -259,6 +264,9 @@ class ParticipantsController(Controller):
             stored = peer_event_payloads(
                 conn, app_pk, participant_id, ["peer.metadata", "peer.event"]
             )
+            if "quality_stats" in sections:
+                user_peers = peers_of_user(conn, app_pk, session_id, peer)
+                user_stats = stats_payloads(conn, app_pk, user_peers)
         view = participant_view(peer, session["closed_ms"], now_ms)
         detail = ParticipantDetail(**render_participant(view, include_peer_events))
         stats_sections = sections - {"quality_stats"}
@@ -268,7 +276,9 @@ class ParticipantsController(Controller):
                 _peer_stats, stored["peer.metadata"], stored["peer.event"], stats_sections
             )
         if "quality_stats" in sections:
-            detail.quality_stats = []  # computed from peer.stats by the quality issue
+            detail.quality_stats = await anyio.to_thread.run_sync(
+                _quality_stats, user_stats, ctx.settings.stats_period_seconds
+            )
         return ParticipantDetailResponse(success=True, data=ParticipantDetailData(detail))
 
 
@@ -283,6 +293,16 @@ def _peer_stats(
         locate_ip(metadata.get("ip")),
         sections,
     )
+
+
+def _quality_stats(stats_by_peer: dict[str, list[str]], period_s: float) -> list[QualityStats]:
+    """One entry per peer of the participant's user in the session that sent stats."""
+    entries = []
+    for peer_id, payloads in stats_by_peer.items():
+        measured = intervals_of(stats_samples(payloads), period_s)
+        if measured.first_ms is not None:
+            entries.append(participant_entry(quality_stats(peer_id, measured)))
+    return entries
 
 
 def _session_or_404(

@@ -9,29 +9,47 @@ Both lookups are offline and cached per process:
   file, which ships inside the package (MaxMind GeoLite2 derived, built
   2024-06-18). Nothing is downloaded: the file is unpickled from the
   installed package directory on the first lookup (~0.3 s, ~110 MiB
-  resident), then a lookup is a bisect (~10-20 µs). The data has no city,
-  region, timezone, coordinates nor AS number, so those stay ``None``:
-  we never guess them (e.g. a timezone from a multi-zone country).
+  resident), then a lookup is a bisect (~10-20 µs). That data has only the
+  country and the AS organisation.
+* Optionally (``RTK_GEOIP_MMDB``, see :func:`configure_geoip`), MaxMind DB
+  files the operator downloaded themselves (GeoLite2/GeoIP2 *City* and/or
+  *ASN*) are read with ``maxminddb`` (memory-mapped, opened on the first
+  lookup). A City file gives city, region, timezone and coordinates, an ASN
+  file the AS number. Without such a file those fields stay ``None``: we
+  never guess them (e.g. a timezone from a multi-zone country).
 
-Nothing heavy happens at import time: importing this module (or the app)
-neither compiles the UA regexes nor loads the IP database.
+No lookup ever touches the network. Nothing heavy happens at import time:
+importing this module (or the app) neither compiles the UA regexes nor loads
+an IP database.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
 import threading
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
 if TYPE_CHECKING:
     from geoip2fast import GeoIP2Fast
 
-__all__ = ["BrowserInfo", "IpLocation", "geo_data_source", "locate_ip", "parse_user_agent"]
+__all__ = [
+    "BrowserInfo",
+    "IpLocation",
+    "check_mmdb_file",
+    "configure_geoip",
+    "geo_data_source",
+    "locate_ip",
+    "parse_user_agent",
+]
+
+log = logging.getLogger(__name__)
 
 
 class BrowserInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,9 +80,11 @@ class IpLocation(msgspec.Struct, frozen=True, kw_only=True):
     ``ip`` is the normalized address that was looked up (an IPv4-mapped
     IPv6 address is unwrapped to its IPv4 form). ``country`` is the ISO
     3166-1 alpha-2 code, ``org`` the AS organisation name (e.g.
-    ``"GOOGLE"``). ``city``, ``region``, ``timezone``, ``asn``,
-    ``latitude`` and ``longitude`` are kept for a richer database and are
-    ``None`` with the current one: absent, never guessed.
+    ``"GOOGLE"``). ``city`` (English name), ``region`` (English name of the
+    first subdivision, else its ISO code), ``timezone`` (IANA name),
+    ``latitude`` / ``longitude`` (degrees, MaxMind's approximate location)
+    come only from a configured City ``.mmdb`` file and ``asn`` only from an
+    ASN one; without such a file they are ``None``: absent, never guessed.
     """
 
     ip: str
@@ -184,14 +204,30 @@ GEO_DATA_FILES = {
 _geo_mode = "asn"
 
 
-def configure_geoip(mode: str) -> None:
-    """Choose the IP data (``asn``, ``country`` or ``off``) before the first lookup."""
-    global _geo_mode, _geo_db
+def configure_geoip(mode: str, mmdb_paths: Iterable[str | os.PathLike[str]] = ()) -> None:
+    """Choose the IP data before the first lookup.
+
+    ``mode`` picks geoip2fast's data (``asn``, ``country``) or turns every IP
+    lookup off (``off``, the ``.mmdb`` files included). ``mmdb_paths`` are
+    MaxMind DB files consulted after it, in order (``RTK_GEOIP_MMDB``; empty =
+    none); they are only recorded here and opened on the first lookup. Cached
+    lookups are forgotten when either choice changes.
+    """
+    global _geo_mode, _geo_db, _mmdb_paths, _mmdb_sources
     if mode not in (*GEO_DATA_FILES, "off"):
         raise ValueError(f"geoip mode must be asn, country or off; got {mode!r}")
+    if isinstance(mmdb_paths, str | os.PathLike):  # would iterate characters
+        raise TypeError("mmdb_paths is a sequence of paths, not one path")
+    paths = tuple(os.fspath(path) for path in mmdb_paths)
     if mode != _geo_mode:
         with _geo_lock:
             _geo_mode, _geo_db = mode, None
+        locate_ip.cache_clear()
+    if paths != _mmdb_paths:
+        # Old readers are dropped, not closed: a lookup running in another
+        # thread may still hold one; it is closed when the last user lets go.
+        with _mmdb_lock:
+            _mmdb_paths, _mmdb_sources = paths, None
         locate_ip.cache_clear()
 
 
@@ -244,6 +280,192 @@ def geo_data_source() -> str:
     return str(_load_geo_db().source_info)
 
 
+# --------------------------------------------------------------------------
+# Optional MaxMind DB files (RTK_GEOIP_MMDB)
+# --------------------------------------------------------------------------
+
+
+class _MmdbSource(NamedTuple):
+    """One opened ``.mmdb`` file and which kinds of record it holds."""
+
+    path: str
+    reader: Any  # maxminddb.Reader (the C extension's or the pure-Python one)
+    city: bool
+    asn: bool
+
+
+_mmdb_lock = threading.Lock()
+_mmdb_paths: tuple[str, ...] = ()
+#: The opened files, in ``_mmdb_paths`` order; ``None`` until the first lookup.
+_mmdb_sources: tuple[_MmdbSource, ...] | None = None
+
+
+def _mmdb_kinds(database_type: str) -> tuple[bool, bool]:
+    """``(city, asn)``: whether a file of this metadata ``database_type``
+    holds City records (``GeoLite2-City``, ``GeoIP2-City``, ``DBIP-City-Lite``)
+    and/or ASN ones (``GeoLite2-ASN``)."""
+    return "City" in database_type, "ASN" in database_type
+
+
+def _open_mmdb(path: str) -> Any:
+    """A ``maxminddb`` reader of ``path`` (memory-mapped; C extension if installed).
+
+    Raises ``OSError`` if the file cannot be read and
+    ``maxminddb.InvalidDatabaseError`` if it is not a MaxMind DB.
+    """
+    import maxminddb
+
+    return maxminddb.open_database(path, maxminddb.MODE_AUTO)
+
+
+def check_mmdb_file(path: str) -> str:
+    """The metadata ``database_type`` of the MaxMind DB file at ``path``
+    (e.g. ``"GeoLite2-City"``), when :func:`locate_ip` can use it.
+
+    Raises ``ValueError`` naming ``path`` and what is wrong: missing, not a
+    regular file, unreadable, not a MaxMind DB, or neither a City nor an ASN
+    database. The file is opened and closed again; nothing is kept.
+    """
+    import maxminddb
+
+    if not os.path.exists(path):
+        raise ValueError(f"{path}: no such file")
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: not a regular file")
+    try:
+        reader = _open_mmdb(path)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except maxminddb.InvalidDatabaseError:
+        raise ValueError(f"{path}: not a MaxMind DB (.mmdb) file") from None
+    try:
+        database_type = str(reader.metadata().database_type)
+    finally:
+        reader.close()
+    if not any(_mmdb_kinds(database_type)):
+        raise ValueError(
+            f"{path}: a {database_type!r} database; expected a City or an ASN one "
+            "(e.g. GeoLite2-City, GeoLite2-ASN)"
+        )
+    return database_type
+
+
+def _load_mmdb_sources() -> tuple[_MmdbSource, ...]:
+    """The configured ``.mmdb`` files, opened on first call (thread-safe).
+
+    A file that cannot be opened (start-up validated it, so it was removed
+    or replaced since) or that holds neither City nor ASN records is logged
+    and skipped, so lookups still answer with the other data.
+    """
+    global _mmdb_sources
+    sources = _mmdb_sources
+    if sources is not None:
+        return sources
+    if not _mmdb_paths:  # the usual case: no file, and no need to import maxminddb
+        return ()
+    import maxminddb
+
+    with _mmdb_lock:
+        if _mmdb_sources is not None:
+            return _mmdb_sources
+        opened: list[_MmdbSource] = []
+        for path in _mmdb_paths:
+            try:
+                reader = _open_mmdb(path)
+            except (OSError, maxminddb.InvalidDatabaseError) as exc:
+                log.error("RTK_GEOIP_MMDB: skipping %s: %s", path, exc)
+                continue
+            city, asn = _mmdb_kinds(str(reader.metadata().database_type))
+            if not (city or asn):
+                log.error("RTK_GEOIP_MMDB: skipping %s: neither a City nor an ASN database", path)
+                reader.close()
+                continue
+            opened.append(_MmdbSource(path, reader, city, asn))
+        _mmdb_sources = tuple(opened)
+        return _mmdb_sources
+
+
+def _text(value: Any) -> str | None:
+    """A non-empty string as given, else ``None``."""
+    return value if isinstance(value, str) and value else None
+
+
+def _degrees(value: Any) -> float | None:
+    """A coordinate as a float; anything that is not a number → ``None``."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _obj(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _city_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a GeoLite2/GeoIP2 City record that :class:`IpLocation` has.
+
+    ``region`` is the first (largest) subdivision's English name, else its
+    ISO code. Missing or mistyped values are ``None``.
+    """
+    country = _obj(record.get("country"))
+    subdivisions = record.get("subdivisions")
+    first = _obj(subdivisions[0]) if isinstance(subdivisions, list) and subdivisions else {}
+    location = _obj(record.get("location"))
+    return {
+        "country": _text(country.get("iso_code")),
+        "country_name": _text(_obj(country.get("names")).get("en")),
+        "city": _text(_obj(_obj(record.get("city")).get("names")).get("en")),
+        "region": _text(_obj(first.get("names")).get("en")) or _text(first.get("iso_code")),
+        "timezone": _text(location.get("time_zone")),
+        "latitude": _degrees(location.get("latitude")),
+        "longitude": _degrees(location.get("longitude")),
+    }
+
+
+def _asn_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    """``asn`` and ``org`` of a GeoLite2 ASN record (``None`` when missing)."""
+    number = record.get("autonomous_system_number")
+    return {
+        "asn": number if isinstance(number, int) and not isinstance(number, bool) else None,
+        "org": _text(record.get("autonomous_system_organization")),
+    }
+
+
+def _mmdb_lookup(address: str) -> dict[str, Any]:
+    """What the configured ``.mmdb`` files say about ``address``.
+
+    Files are consulted in configured order and the first non-``None``
+    value of each field wins. ``{}`` when no file is configured or none
+    knows the address. An IPv6 address asked of an IPv4-only file counts as
+    unknown there; a corrupt record is logged and counts as unknown.
+    """
+    sources = _load_mmdb_sources()
+    if not sources:
+        return {}
+    import maxminddb
+
+    found: dict[str, Any] = {}
+    for source in sources:
+        try:
+            record = source.reader.get(address)
+        except ValueError:  # IPv6 address, IPv4-only file
+            continue
+        except maxminddb.InvalidDatabaseError as exc:
+            log.warning("RTK_GEOIP_MMDB: %s: bad record for %s: %s", source.path, address, exc)
+            continue
+        if not isinstance(record, Mapping):
+            continue
+        fields: dict[str, Any] = {}
+        if source.city:
+            fields.update(_city_fields(record))
+        if source.asn:
+            fields.update(_asn_fields(record))
+        for key, value in fields.items():
+            if value is not None and found.get(key) is None:
+                found[key] = value
+    return found
+
+
 def _public_address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """The parsed address if it is a globally routable unicast one, else ``None``."""
     try:
@@ -266,14 +488,17 @@ def _public_address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | 
 
 @lru_cache(maxsize=8192)
 def locate_ip(ip: str | None) -> IpLocation | None:
-    """Country and network owner of a public IP, from the offline database.
+    """Where a public IP is and who runs its network, from the offline data.
 
-    Returns ``None`` for a missing or unparsable address, for any address
-    that is not globally routable unicast (private, loopback, link-local,
-    CGNAT 100.64/10, documentation 192.0.2/24 and 2001:db8::/32, multicast,
-    reserved, unspecified), and for one the database knows nothing about.
-    Otherwise an :class:`IpLocation` with ``country`` and/or ``org`` set.
-    Cached per input string (LRU, 8192 entries).
+    Returns ``None`` when geoip is ``off``, for a missing or unparsable
+    address, for any address that is not globally routable unicast
+    (private, loopback, link-local, CGNAT 100.64/10, documentation
+    192.0.2/24 and 2001:db8::/32, multicast, reserved, unspecified), and
+    for one that neither geoip2fast nor a configured ``.mmdb`` file knows.
+    Otherwise an :class:`IpLocation`: ``country`` and ``org`` are
+    geoip2fast's when it has them, the ``.mmdb`` files' otherwise; city,
+    region, timezone, coordinates and ``asn`` come from the ``.mmdb``
+    files only. Cached per input string (LRU, 8192 entries).
     """
     if not isinstance(ip, str) or _geo_mode == "off":
         return None
@@ -283,11 +508,24 @@ def locate_ip(ip: str | None) -> IpLocation | None:
     found: Any = _load_geo_db().lookup(str(addr))
     country = found.country_code if found.country_code not in _NO_COUNTRY else None
     org = found.asn_name or None
-    if found.is_private or (country is None and org is None):
+    if found.is_private:  # geoip2fast's own reserved ranges: it knows nothing there
+        country = org = None
+    extra = _mmdb_lookup(str(addr))
+    if country is None and org is None and not extra:
         return None
+    country_name = found.country_name if country else None
+    if country is None and extra.get("country") is not None:
+        # the name goes with the code: both from the .mmdb, or neither
+        country, country_name = extra["country"], extra.get("country_name")
     return IpLocation(
         ip=str(addr),
         country=country,
-        country_name=found.country_name if country else None,
-        org=org,
+        country_name=country_name,
+        city=extra.get("city"),
+        region=extra.get("region"),
+        timezone=extra.get("timezone"),
+        asn=extra.get("asn"),
+        org=org or extra.get("org"),
+        latitude=extra.get("latitude"),
+        longitude=extra.get("longitude"),
     )

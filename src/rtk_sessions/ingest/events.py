@@ -117,8 +117,65 @@ Count = Annotated[int, Meta(ge=0)]
 Gauge = Annotated[float, Meta(ge=0)]
 
 
+QualityLimitationReason = Literal["cpu", "bandwidth", "none", "other"]
+Port = Annotated[int, Meta(ge=0, le=65535)]
+
+
+class CandidatePair(Struct, forbid_unknown_fields=False):
+    """The transport's selected ICE candidate pair (``candidate-pair`` with its local and
+    remote candidates), as a sample may carry it. Counters are cumulative; times are
+    epoch ms; round-trip times seconds; bitrates bit/s."""
+
+    id: ShortText | None = None
+    nominated: bool | None = None
+    local_candidate_id: ShortText | None = None
+    local_candidate_address: ShortText | None = None
+    local_candidate_port: Port | None = None
+    local_candidate_protocol: ShortText | None = None
+    local_candidate_type: ShortText | None = None
+    local_candidate_network_type: ShortText | None = None
+    local_candidate_related_address: ShortText | None = None
+    local_candidate_related_port: Port | None = None
+    local_candidate_url: ShortText | None = None
+    remote_candidate_id: ShortText | None = None
+    remote_candidate_address: ShortText | None = None
+    remote_candidate_port: Port | None = None
+    remote_candidate_protocol: ShortText | None = None
+    remote_candidate_type: ShortText | None = None
+    remote_candidate_url: ShortText | None = None
+    available_outgoing_bitrate: Gauge | None = None
+    available_incoming_bitrate: Gauge | None = None
+    current_round_trip_time: Gauge | None = None
+    total_round_trip_time: Gauge | None = None
+    bytes_sent: Count | None = None
+    bytes_received: Count | None = None
+    bytes_discarded_on_send: Count | None = None
+    packets_sent: Count | None = None
+    packets_received: Count | None = None
+    packets_discarded_on_send: Count | None = None
+    last_packet_sent_timestamp: Gauge | None = None
+    last_packet_received_timestamp: Gauge | None = None
+
+
+class QualityLimitationDurations(Struct, forbid_unknown_fields=False):
+    """Seconds the encoder has spent limited by each reason (cumulative, ``outbound-rtp``)."""
+
+    cpu: Gauge | None = None
+    bandwidth: Gauge | None = None
+    none: Gauge | None = None
+    other: Gauge | None = None
+
+
 class StatsSample(Struct, forbid_unknown_fields=False):
-    """One track's cumulative WebRTC counters at one instant (``getStats()``)."""
+    """One track's cumulative WebRTC counters at one instant (``getStats()``).
+
+    Counters are cumulative as the browser keeps them; gauges (jitter and
+    round-trip time in seconds, resolution, frames per second, the current
+    quality-limitation reason) are the value at ``ts``. ``track_id`` is the
+    producer id of a producer's track and the consumer id of a consumer's;
+    a consumer may also name the remote ``producer_id`` and ``producer_peer_id``
+    it receives.
+    """
 
     ts: datetime
     kind: TrackKind
@@ -126,6 +183,8 @@ class StatsSample(Struct, forbid_unknown_fields=False):
     ssrc: Annotated[int, Meta(ge=0)] | None = None
     mid: ShortText | None = None
     track_id: ShortText | None = None
+    producer_id: ShortText | None = None
+    producer_peer_id: ShortText | None = None
     packets_sent: Count | None = None
     packets_received: Count | None = None
     bytes_sent: Count | None = None
@@ -143,7 +202,14 @@ class StatsSample(Struct, forbid_unknown_fields=False):
     frames_per_second: Gauge | None = None
     jitter_buffer_delay: Gauge | None = None
     jitter_buffer_emitted_count: Count | None = None
-    candidate_pair: dict[str, Any] | None = None
+    key_frames_encoded: Count | None = None
+    key_frames_decoded: Count | None = None
+    pli_count: Count | None = None
+    fir_count: Count | None = None
+    quality_limitation_reason: QualityLimitationReason | None = None
+    quality_limitation_durations: QualityLimitationDurations | None = None
+    quality_limitation_resolution_changes: Count | None = None
+    candidate_pair: CandidatePair | None = None
 
 
 class PeerStats(_Event, tag="peer.stats"):

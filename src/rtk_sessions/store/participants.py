@@ -94,3 +94,48 @@ def peer_event_payloads(
     for event_type, payload in rows:
         found[event_type].append(msgspec.json.decode(payload))
     return found
+
+
+def find_peer(conn: Connection, app_pk: int, peer_id: str) -> dict | None:
+    """The joined peer with this id, in whichever session it is (peer ids are unique per
+    app; if a client reused one, its earliest join)."""
+    row = conn.execute(
+        select(peers)
+        .where(peers.c.app_pk == app_pk, peers.c.peer_id == peer_id, _joined)
+        .order_by(peers.c.joined_ms, peers.c.session_id)
+        .limit(1)
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def peers_of_user(conn: Connection, app_pk: int, session_id: str, peer: dict) -> list[str]:
+    """Ids of the peers of ``peer``'s user in the session, in join order (just ``peer``'s
+    own id when it has no user id)."""
+    if peer["user_id"] is None:
+        return [peer["peer_id"]]
+    rows = conn.execute(
+        select(peers.c.peer_id)
+        .where(
+            peers.c.app_pk == app_pk,
+            peers.c.session_id == session_id,
+            peers.c.user_id == peer["user_id"],
+            _joined,
+        )
+        .order_by(peers.c.joined_ms, peers.c.peer_id)
+    )
+    return list(rows.scalars())
+
+
+def stats_payloads(conn: Connection, app_pk: int, peer_ids: list[str]) -> dict[str, list[str]]:
+    """The stored ``peer.stats`` events of each peer, as received (JSON text)."""
+    found: dict[str, list[str]] = {peer_id: [] for peer_id in peer_ids}
+    rows = conn.execute(
+        select(events.c.peer_id, events.c.payload).where(
+            events.c.app_pk == app_pk,
+            events.c.peer_id.in_(peer_ids),
+            events.c.type == "peer.stats",
+        )
+    )
+    for peer_id, payload in rows:
+        found[peer_id].append(payload)
+    return found

@@ -1,0 +1,44 @@
+"""What the peer report reads, in one snapshot: the peer, its session, the events about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rtk_sessions.store.apps import find_app
+from rtk_sessions.store.database import Database
+from rtk_sessions.store.participants import find_peer, peer_event_payloads, stats_payloads
+from rtk_sessions.store.sessions import get_session
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPeer:
+    """A peer as stored: its row, its session's forced end, and its events.
+
+    ``metadata`` and ``events`` are the decoded ``peer.metadata`` / ``peer.event``
+    payloads in time order; ``stats`` the ``peer.stats`` payloads as JSON text.
+    """
+
+    row: dict
+    session_closed_ms: int | None
+    metadata: list[dict]
+    events: list[dict]
+    stats: list[str]
+
+
+def load_peer(db: Database, account_id: str, app_id: str, peer_id: str) -> StoredPeer | None:
+    """The peer ``peer_id`` of the app, or None if the app has no such (joined) peer."""
+    with db.read() as conn:
+        app_pk = find_app(conn, account_id, app_id)
+        peer = find_peer(conn, app_pk, peer_id) if app_pk is not None else None
+        if app_pk is None or peer is None:
+            return None
+        session = get_session(conn, app_pk, peer["session_id"])
+        stored = peer_event_payloads(conn, app_pk, peer_id, ["peer.metadata", "peer.event"])
+        stats = stats_payloads(conn, app_pk, [peer_id])[peer_id]
+    return StoredPeer(
+        row=peer,
+        session_closed_ms=session["closed_ms"] if session else None,
+        metadata=stored["peer.metadata"],
+        events=stored["peer.event"],
+        stats=stats,
+    )
