@@ -20,7 +20,8 @@ from tests.factories import MIN, T0, meeting, started, visit
 
 AUTH_ERROR = {"success": False, "errors": [{"code": 10000, "message": "Authentication error"}],
               "messages": [], "result": None}
-READS = ["/sessions", "/sessions/s1", "/sessions/s1/participants", "/sessions/s1/participants/a"]
+READS = ["/sessions", "/sessions/s1", "/sessions/s1/participants", "/sessions/s1/participants/a",
+         "/sessions/peer-report/a"]
 PREFIXES = ["", "/client/v4"]
 ENDPOINTS = [f"GET {prefix}/accounts/{{account}}/realtime/kit/{{app}}{read}"
              for prefix in PREFIXES for read in READS]

@@ -86,6 +86,9 @@ def call_events() -> list[dict]:
                                       "label": "FaceTime HD"}]}),
         peer_event("ann", JOIN + 5 * MIN, "tab_hidden",
                    {"hidden_for_ms": 4000, "nested": {"dropped": True}, "visible": False}),
+        peer_event("ann", JOIN + 6 * MIN, "network_quality", {"connection_info": {
+            "r_t_t": 41.5, "throughput": 1234.6, "connectivity": {"relay": True},
+            "effective_network_type": 4, "vendor": "x"}}),
         # the samples arrive in three batches, the first one last
         event("peer.stats", JOIN + 40 * SEC, peer_id="ann", session_id="s1", samples=samples[6:]),
         event("peer.stats", JOIN + 20 * SEC, peer_id="ann", session_id="s1", samples=samples[3:6]),
@@ -206,7 +209,8 @@ def test_device_updates_and_events(call: AppUnderTest) -> None:
     # the kind of the chosen device comes from the event's name when not given
     assert meta["selected_device_updates"] == [{"device": usb, "timestamp": iso_ms(JOIN + 3 * MIN)}]
     assert [e["name"] for e in meta["events"]] == [
-        "audio_devices_updated", "audio_device_changed", "video_devices_updated", "tab_hidden"]
+        "audio_devices_updated", "audio_device_changed", "video_devices_updated", "tab_hidden",
+        "network_quality"]
     # the SDK types event metadata as scalar values: nested values are left out
     assert meta["events"][3]["metadata"] == {"hidden_for_ms": 4000, "visible": False}
 
@@ -232,7 +236,15 @@ def test_peer_stats_in_the_report_shape(call: AppUnderTest) -> None:
     assert precall["throughput"] == 2501 and "throughtput" not in precall
     assert precall["effective_networktype"] == "3g"  # the latest test wins field by field
     assert [e["type"] for e in stats["events"]] == [
-        "audio_devices_updated", "audio_device_changed", "video_devices_updated", "tab_hidden"]
+        "audio_devices_updated", "audio_device_changed", "video_devices_updated", "tab_hidden",
+        "network_quality"]
+    # the seed types connection_info in full: every key there, typed or null, extras kept
+    assert stats["events"][4]["metadata"]["connection_info"] == {
+        "r_t_t": 41.5, "throughput": 1235, "vendor": "x", "backend_r_t_t": None,
+        "connectivity": {"host": None, "reflexive": None, "relay": True},
+        "effective_network_type": None, "fractional_loss": None, "ip_details": None,
+        "jitter": None, "location": None, "turn_connectivity": None}
+    assert stats["events"][3]["metadata"]["connection_info"] is None
 
 
 @pytest.mark.parametrize(("filters", "sections", "quality"), [

@@ -158,6 +158,71 @@ def live_events(now: datetime) -> list[dict[str, Any]]:
     ]
 
 
+#: quality.md §5's worked example: s after the first sample, received, lost, jitter, concealment
+WORKED_EXAMPLE = [
+    (0, 0, 0, 0.010, 0),
+    (7, 350, 0, 0.012, 0),
+    (14, 690, 10, 0.025, 1),
+    (21, 1010, 40, 0.040, 4),
+    (28, 1010, 40, 0.040, 4),
+    (35, 1360, 40, 0.015, 4),
+]
+
+
+def live_stats(now: datetime) -> list[dict[str, Any]]:
+    """Raw stats of the peer still in: the worked example as received audio, sent audio,
+    and a camera whose encoder is limited by bandwidth, with the transport's candidate pair."""
+    first = now - timedelta(minutes=8)
+    t = lambda seconds: _iso(first + timedelta(seconds=seconds))  # noqa: E731
+    received = [
+        {"ts": t(s), "kind": "audio", "direction": "consumer", "ssrc": 7, "mid": "1",
+         "track_id": "consumer-7", "packets_received": r, "packets_lost": lost,
+         "jitter": jitter, "concealment_events": c}
+        for s, r, lost, jitter, c in WORKED_EXAMPLE
+    ]
+    sent = [
+        {"ts": t(s), "kind": "audio", "direction": "producer", "ssrc": 9, "mid": "0",
+         "track_id": "producer-9", "packets_sent": 50 * s, "bytes_sent": 4000 * s,
+         "packets_lost": s // 7, "jitter": 0.004, "round_trip_time": 0.041}
+        for s, *_ in WORKED_EXAMPLE
+    ]
+    camera = [
+        {"ts": t(s), "kind": "video", "direction": "producer", "ssrc": 11, "mid": "2",
+         "track_id": "producer-11", "packets_sent": 120 * s, "bytes_sent": 125_000 * s,
+         "packets_lost": s // 7, "jitter": 0.006, "round_trip_time": 0.041,
+         "frames_encoded": 24 * s, "key_frames_encoded": s // 3, "frame_width": 640 if s < 20 else 320,
+         "frame_height": 360 if s < 20 else 180, "frames_per_second": 24.0,
+         "pli_count": s // 10, "fir_count": 0,
+         "quality_limitation_reason": "none" if s < 20 else "bandwidth",
+         "quality_limitation_durations": {"cpu": 0.0, "bandwidth": max(0, s - 14), "none": min(s, 14),
+                                          "other": 0.0},
+         "quality_limitation_resolution_changes": 0 if s < 20 else 1}
+        for s, *_ in WORKED_EXAMPLE
+    ]
+    sent[0]["candidate_pair"] = {
+        "id": "CPabc", "nominated": True, "local_candidate_type": "srflx",
+        "local_candidate_protocol": "udp", "local_candidate_address": "203.0.113.9",
+        "local_candidate_port": 51000, "remote_candidate_type": "host",
+        "remote_candidate_address": "198.51.100.20", "remote_candidate_port": 443,
+        "available_outgoing_bitrate": 2_400_000, "current_round_trip_time": 0.041,
+        "total_round_trip_time": 1.23, "bytes_sent": 120_000, "packets_sent": 1000,
+    }
+    samples = received + sent + camera
+    return [
+        {"id": f"sdk-ev-stats-{i}", "type": "peer.stats", "ts": t(40 + i),
+         "session_id": LIVE_SESSION, "peer_id": LIVE_PEER, "samples": samples[i::2]}
+        for i in range(2)
+    ] + [
+        {"id": "sdk-ev-devices", "type": "peer.event", "ts": t(50), "session_id": LIVE_SESSION,
+         "peer_id": LIVE_PEER, "name": "audio_devices_updated",
+         "metadata": {"added": [{"device_id": "mic-usb", "kind": "audioinput", "label": "USB mic"}],
+                      "removed": []}},
+        {"id": "sdk-ev-device", "type": "peer.event", "ts": t(52), "session_id": LIVE_SESSION,
+         "peer_id": LIVE_PEER, "name": "audio_device_changed",
+         "metadata": {"device_id": "mic-usb", "kind": "audioinput", "label": "USB mic"}},
+    ]
+
+
 def plan(expected: dict[str, Any]) -> dict[str, Any]:
     """The ids and values sdk_calls.py uses, chosen from examples/basic/expected.json."""
     sessions = expected["sessions"]
@@ -246,10 +311,10 @@ def sdk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SdkServer]:
             basic = http.post(
                 ingest_url, content=body, headers={"Content-Type": "application/x-ndjson"}
             )
-            extra = http.post(ingest_url, json=live_events(now))
+            extra = http.post(ingest_url, json=live_events(now) + live_stats(now))
         for name, response, count in (
             ("examples/basic", basic, body.count(b"\n")),
-            ("live events", extra, len(live_events(now))),
+            ("live events", extra, len(live_events(now)) + len(live_stats(now))),
         ):
             if response.status_code != 200:
                 fail_with_log(f"ingest of {name}: {response.status_code} {response.text}", log)

@@ -37,11 +37,13 @@ that did not happen), with the tracebacks on stderr.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import os
 import sys
 import traceback
+import typing
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -140,6 +142,35 @@ def participant_fact(participant: Any) -> dict[str, Any]:
     return fact
 
 
+def report_fact(participant: Any) -> dict[str, Any]:
+    """What a peer report says, read through the SDK's typed attributes where it has them."""
+    report = get(participant, "peer_report")
+    quality = get(report, "quality")
+    metadata = get(report, "metadata")
+    mos = get(get(get(quality, "audio_consumer_cumulative"), "quality_mos"), "avg")
+    return {
+        "id": get(participant, "id"),
+        "user_id": get(participant, "user_id"),
+        "role": get(participant, "role"),
+        "duration": get(participant, "duration"),
+        "rows": {
+            kind: len(get(quality, kind) or [])
+            for kind in ("audio_producer", "audio_consumer", "video_producer", "video_consumer")
+        },
+        "audio_consumer_mos_avg": mos,
+        "browser": get(get(metadata, "browser_metadata"), "browser"),
+        "sdk_name": get(metadata, "sdk_name"),
+        "producing_pairs": len(get(get(metadata, "candidate_pairs"), "producing_transport") or []),
+        "peer_events": len(get(participant, "peer_events") or []),
+    }
+
+
+def _report_model() -> Any:
+    from cloudflare.types.realtime_kit import session_get_participant_data_from_peer_id_response
+
+    return session_get_participant_data_from_peer_id_response.SessionGetParticipantDataFromPeerIDResponse
+
+
 def session_view(data: Any) -> tuple[str, Any]:
     """The session object this generation types: ``data`` (5.3+) or ``data.session`` (5.0)."""
     if "session" in typed_fields(data):
@@ -197,6 +228,56 @@ def coercions(raw: Any, parsed: Any, path: str = "$") -> list[str]:
 
 
 # --------------------------------------------------------------------------
+# every field the SDK declares: present in the raw answer
+# --------------------------------------------------------------------------
+
+
+def _models_in(annotation: Any) -> list[Any]:
+    """The pydantic model classes an annotation names, directly or inside Optional/List."""
+    found = []
+    if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+        found.append(annotation)
+    for arg in typing.get_args(annotation):
+        found += _models_in(arg)
+    return found
+
+
+def missing_fields(model: Any, raw: Any, path: str = "$") -> list[str]:
+    """Paths of fields ``model`` declares that the raw JSON object lacks, recursively
+    through nested models and lists of models (an empty object ``{}``, the
+    quality.md §3 cumulative of a kind without scored intervals, declares none)."""
+    if not isinstance(raw, dict) or raw == {}:
+        return []
+    problems = []
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        if key not in raw:
+            problems.append(f"{path}.{key}")
+            continue
+        value = raw[key]
+        for inner in _models_in(info.annotation):
+            items = value if isinstance(value, list) else [value]
+            for i, item in enumerate(items):
+                where = f"{path}.{key}[{i}]" if isinstance(value, list) else f"{path}.{key}"
+                problems += missing_fields(inner, item, where)
+    return problems
+
+
+def validation_errors(exc: Exception) -> list[dict[str, Any]]:
+    """Where strict validation failed: the path, pydantic's error type, the value sent."""
+    cause = exc.__cause__
+    errors = cause.errors() if hasattr(cause, "errors") else []
+    return [
+        {
+            "loc": ".".join(str(part) for part in error["loc"]),
+            "type": error["type"],
+            "input": error.get("input"),
+        }
+        for error in errors
+    ]
+
+
+# --------------------------------------------------------------------------
 # the run
 # --------------------------------------------------------------------------
 
@@ -206,6 +287,9 @@ class Run:
         self.calls: dict[str, Any] = {}
         self.errors: dict[str, Any] = {}
         self.failures: list[dict[str, Any]] = []
+        self.report_missing: dict[str, list[str]] = {}
+        self.report_validation: dict[str, list[dict[str, Any]]] = {}
+        self.report_digest: dict[str, str] = {}
 
     def fail(self, name: str, kind: str, message: str, **details: Any) -> None:
         self.failures.append({"call": name, "kind": kind, "message": message, **details})
@@ -252,6 +336,41 @@ class Run:
             "response": response,
         }
         return parsed
+
+    def call_report(
+        self, name: str, model: Any, method: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> tuple[dict[str, Any] | None, Any]:
+        """A peer-report call: (raw JSON, parsed model or None).
+
+        A strict-validation failure is recorded (``report_validation``) rather
+        than failing the run: the seed's generation types some fractional
+        quantities as integers (api.md), and the test decides which failures
+        are those. Fields the SDK declares but the answer lacks are recorded
+        (``report_missing``); coercions of a parsed answer fail the run as usual.
+        """
+        try:
+            raw_response = method(*args, **kwargs)
+            raw = raw_response.json()
+        except Exception as exc:  # noqa: BLE001
+            traceback.print_exc()
+            self.fail(name, type(exc).__name__, str(exc),
+                      status_code=getattr(exc, "status_code", None))
+            return None, None
+        self.report_missing[name] = missing_fields(model, raw)
+        self.report_digest[name] = hashlib.sha256(
+            json.dumps(raw, sort_keys=True).encode()
+        ).hexdigest()
+        try:
+            parsed = raw_response.parse()
+        except cloudflare.APIResponseValidationError as exc:
+            self.report_validation[name] = validation_errors(exc)
+            return raw, None
+        self.report_validation[name] = []
+        problems = coercions(raw, as_json(parsed))
+        if problems:
+            self.fail(name, "coerced", f"the SDK converted {len(problems)} value(s)",
+                      problems=problems[:5])
+        return raw, parsed
 
     def present(self, name: str, parsed: Any, *path: str) -> bool:
         """The typed path (all Optional in the SDK's models) is there; else a failure."""
@@ -383,6 +502,19 @@ def main(argv: list[str]) -> int:
             fact["quality_stats"] = as_json(get(p, "quality_stats"))
             fact["typed_fields"] = typed_fields(p)
             facts["participant"][name] = fact
+
+    report_model = _report_model()
+    report_params = inspect.signature(sessions.get_participant_data_from_peer_id).parameters
+    features["peer_report_include_peer_events"] = "include_peer_events" in report_params
+    facts["peer_report"] = {}
+
+    def peer_report(name: str, peer_id: str, client_raw: Any = raw, **params: Any) -> None:
+        _, parsed = run.call_report(
+            name, report_model, client_raw.get_participant_data_from_peer_id, peer_id, **scope,
+            **params,
+        )
+        if parsed is not None and run.present(name, parsed, "data", "participant"):
+            facts["peer_report"][name] = report_fact(parsed.data.participant)
 
     start_time = datetime.fromisoformat(ids["start_time"])
     end_time = datetime.fromisoformat(ids["end_time"])
@@ -530,6 +662,17 @@ def main(argv: list[str]) -> int:
             include_peer_events=True,
         )
 
+    # ---- GET /sessions/peer-report/{peer} -----------------------------------
+    peer_report("report_live", ids["live_peer"])
+    peer_report("report_live_quality", ids["live_peer"], filters="quality_stats")
+    peer_report("report_live_device_info", ids["live_peer"], filters="device_info")
+    if features["peer_report_include_peer_events"]:  # newer SDKs only
+        peer_report("report_live_events", ids["live_peer"], include_peer_events=True)
+    peer_report("report_left", ids["left_peer"])
+    peer_report("report_ended", ids["ended_peer"])
+    for i, peer_id in enumerate(ids.get("report_peers", [])):
+        peer_report(f"report_peer_{i}", peer_id)
+
     # ---- the X-Auth-Key + X-Auth-Email auth style ---------------------------
     keyed_raw = keyed.realtime_kit.sessions.with_raw_response
     list_sessions("key_sessions", client_raw=keyed_raw, status="LIVE")
@@ -559,6 +702,13 @@ def main(argv: list[str]) -> int:
         sessions.get_session_participant_details,
         "no-such-peer-0000",
         session_id=ids["ended_session"],
+        **scope,
+    )
+    run.expect_error(
+        "not_found_peer_report",
+        cloudflare.NotFoundError,
+        sessions.get_participant_data_from_peer_id,
+        "no-such-peer-0000",
         **scope,
     )
     bad = client(api_token="rtk_not_a_real_token").realtime_kit.sessions
@@ -619,6 +769,9 @@ def main(argv: list[str]) -> int:
         "facts": facts,
         "errors": run.errors,
         "failures": run.failures,
+        "report_missing": run.report_missing,
+        "report_validation": run.report_validation,
+        "report_digest": run.report_digest,
     }
     json.dump(out, sys.stdout, indent=1, sort_keys=True, ensure_ascii=False)
     sys.stdout.write("\n")

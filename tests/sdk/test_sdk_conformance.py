@@ -431,8 +431,17 @@ def test_participant_details(sdk: dict[str, Any], sdk_server: Any) -> None:
     precall = stats["precall_network_information"]
     assert precall["throughtput"] == 12000  # the seed's spelling
     assert (precall["rtt"], precall["jitter"], precall["turn_connectivity"]) == (40.25, 2.5, True)
-    assert [e["type"] for e in stats["events"]] == ["audio_on", "network_quality"]
-    assert live["quality_stats"] == []
+    assert [e["type"] for e in stats["events"]] == [
+        "audio_on",
+        "audio_devices_updated",
+        "audio_device_changed",
+        "network_quality",
+    ]
+    [quality] = live["quality_stats"]  # received audio: quality.md's worked example
+    assert quality["peer_id"] == ids["live_peer"]
+    assert [a["quality"] for a in quality["audio_stats"]] == [1.0, 0.64, 0.07, None, 1.0]
+    assert quality["average_quality"] == 0.6775
+    assert quality["video_stats"] == []  # the camera is sent, not received
     assert [e["event_name"] for e in details["participant_live_events"]["peer_events"]] == [
         "PEER_CREATED",
         "PEER_JOINING",
@@ -452,10 +461,96 @@ def test_participant_details_filters_of_the_seed(sdk: dict[str, Any], generation
     assert device_only["quality_stats"] is None
     quality_only = details["participant_live_quality_stats"]
     assert quality_only["peer_stats"] is None
-    assert quality_only["quality_stats"] == []
+    assert quality_only["quality_stats"] == details["participant_live"]["quality_stats"]
     events_only = details["participant_live_events_filter"]
     assert set(events_only["peer_stats"]) == {"config", "events", "status"}
     assert events_only["peer_events"] is not None
+
+
+# --------------------------------------------------------------------------
+# GET /sessions/peer-report/{peer_id}
+# --------------------------------------------------------------------------
+
+#: api.md: where the seed's generated types say integer for a quantity that is fractional
+#: by nature, we serve the true number; these, and only these, fail 5.0.0's strict parse.
+SEED_INTEGER_FRACTIONS = {
+    "mos_quality",
+    "jitter",
+    "5_or_greater_event_fraction",
+    "10_or_greater_event_fraction",
+    "25_or_greater_event_fraction",
+    "50_or_greater_event_fraction",
+    "fractional_loss",
+    "average_quality",
+}
+SEED_INTEGER_SUMMARIES = {"packet_loss", "quality_mos"}  # their avg/p50/p75/p90
+
+
+def allowed_seed_failure(error: dict[str, Any]) -> bool:
+    *parents, field = error["loc"].split(".")
+    if error["type"] != "int_from_float":
+        return False
+    if field in SEED_INTEGER_FRACTIONS:
+        return True
+    return field in {"avg", "p50", "p75", "p90"} and parents[-1] in SEED_INTEGER_SUMMARIES
+
+
+def test_peer_report_parses_strictly_but_for_the_seeds_integer_fractions(
+    sdk: dict[str, Any], generation: str
+) -> None:
+    validation = sdk["report_validation"]
+    assert {"report_live", "report_left", "report_ended"} <= set(validation)
+    if generation == "current":
+        assert validation == {name: [] for name in validation}
+        return
+    wrong = [e for errors in validation.values() for e in errors if not allowed_seed_failure(e)]
+    assert wrong == []
+    # the live peer's scores are fractional: 5.0.0 cannot parse that report strictly
+    assert {e["loc"].split(".")[-1] for e in validation["report_live"]} >= {
+        "mos_quality", "avg", "p50", "average_quality"}
+    assert validation["report_ended"] == []  # no telemetry, nothing fractional
+
+
+def test_peer_report_serves_every_field_either_generation_declares(
+    sdk: dict[str, Any], generation: str
+) -> None:
+    """Without filters, every field the generation's model declares is in the answer;
+    ``peer_events`` (5.3+) only when asked for, as on the other participant endpoints."""
+    missing = sdk["report_missing"]
+    unfiltered = ["report_live", "report_left", "report_ended"]
+    asked_for_events = "$.data.participant.peer_events"
+    if generation == "current":
+        assert missing["report_live_events"] == []
+        assert {name: missing[name] for name in unfiltered} == dict.fromkeys(
+            unfiltered, [asked_for_events])
+    else:
+        assert {name: missing[name] for name in unfiltered} == dict.fromkeys(unfiltered, [])
+    # a filter leaves out what it does not name: quality only with quality_stats
+    assert "$.data.participant.peer_report.quality" in missing["report_live_device_info"]
+    assert "$.data.participant.peer_report.quality" not in missing["report_live_quality"]
+
+
+def test_peer_report_through_the_sdk(sdk: dict[str, Any], sdk_server: Any, generation: str) -> None:
+    ids, reports = sdk_server.ids, sdk["facts"]["peer_report"]
+    ended = reports["report_ended"]
+    assert (ended["id"], ended["rows"]) == (ids["ended_peer"], dict.fromkeys(ended["rows"], 0))
+    if generation == "seed":
+        assert "report_live" not in reports  # strict 5.0.0 refuses it (test above)
+        return
+    live = reports["report_live"]
+    assert (live["id"], live["user_id"], live["role"]) == (ids["live_peer"], "sdk-user-stays", "host")
+    assert live["audio_consumer_mos_avg"] == 0.6775  # quality.md's worked example
+    assert live["rows"] == {"audio_producer": 5, "audio_consumer": 5, "video_producer": 5,
+                            "video_consumer": 0}
+    assert (live["browser"], live["sdk_name"], live["producing_pairs"]) == ("Chrome", "web-core", 1)
+    assert reports["report_live_events"]["peer_events"] == 2  # created, joining: still in
+    assert reports["report_live_quality"]["rows"] == live["rows"]
+
+
+def test_both_generations_received_the_same_peer_reports(runs: Callable[[str], Outcome]) -> None:
+    digests = {g: runs(g).output["report_digest"] for g in GENERATIONS}  # type: ignore[index]
+    for name in ("report_left", "report_ended"):  # not growing with the clock
+        assert digests["current"][name] == digests["seed"][name]
 
 
 def test_api_key_and_email_auth(sdk: dict[str, Any], sdk_server: Any) -> None:
@@ -475,6 +570,7 @@ def test_errors_raise_the_sdk_exceptions(sdk: dict[str, Any]) -> None:
         "not_found_session": ("NotFoundError", 404),
         "not_found_participants": ("NotFoundError", 404),
         "not_found_participant": ("NotFoundError", 404),
+        "not_found_peer_report": ("NotFoundError", 404),
         "unauthenticated_sessions": ("AuthenticationError", 401),
         "unauthenticated_details": ("AuthenticationError", 401),
         "unauthenticated_key": ("AuthenticationError", 401),
@@ -548,6 +644,7 @@ def test_generations_agree(runs: Callable[[str], Outcome], sdk_server: Any) -> N
             facts["participant"].pop(name, None)
         for detail in facts["participant"].values():
             detail.pop("typed_fields")  # what each generation declares differs by design
+        facts.pop("peer_report")  # 5.0.0 cannot parse a scored report: compared above
         return without_volatile(facts, live)
 
     assert comparable_facts(current["facts"]) == comparable_facts(seed["facts"])

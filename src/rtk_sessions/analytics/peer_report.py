@@ -231,10 +231,46 @@ def report_peer_stats(
         throughput = precall.pop("throughtput")
         precall["throughput"] = None if throughput is None else round(throughput)
     for event in stats.get("events", []):
-        info = mapping(mapping(event.get("metadata")).get("connection_info"))
-        if isinstance(info, dict) and number(info.get("throughput")) is not None:
-            info["throughput"] = round(info["throughput"])
+        details = event.get("metadata")
+        if isinstance(details, dict):
+            details["connection_info"] = _conform(details.get("connection_info"), _CONNECTION_INFO)
     return stats
+
+
+def _whole(value: Any) -> int | None:
+    found = number(value)
+    return None if found is None else round(found)
+
+
+#: ``peer_stats.events[].metadata.connection_info`` as the seed's SDK declares it; a value is
+#: a reader of one field, a dict a nested object (see :func:`_conform`).
+_CONNECTION_INFO: dict[str, Any] = {
+    "backend_r_t_t": number,
+    "connectivity": {"host": flag, "reflexive": flag, "relay": flag},
+    "effective_network_type": text,
+    "fractional_loss": number,
+    "ip_details": {
+        "asn": {"asn": text},
+        **dict.fromkeys(("city", "country", "ip", "loc", "postal", "region", "timezone"), text),
+    },
+    "jitter": number,
+    "location": {"coords": {"latitude": number, "longitude": number}},
+    "r_t_t": number,
+    "throughput": _whole,
+    "turn_connectivity": flag,
+}
+
+
+def _conform(value: Any, shape: dict[str, Any]) -> dict[str, Any] | None:
+    """``value`` with every key of ``shape`` present: typed as declared or ``None``;
+    keys beyond the shape are kept as sent. Not an object → ``None``."""
+    if not isinstance(value, Mapping):
+        return None
+    conformed = dict(value)
+    for key, reader in shape.items():
+        field = value.get(key)
+        conformed[key] = _conform(field, reader) if isinstance(reader, dict) else reader(field)
+    return conformed
 
 
 # --------------------------------------------------------------------------

@@ -1,15 +1,23 @@
 """Raw WebRTC stats of one peer, as ``RTCPeerConnection.getStats()`` reports them.
 
 One sample per track every ~7 s with cumulative counters (packets, bytes,
-frames, lost, concealment, jitter-buffer totals) and gauges (jitter and
-round-trip time in seconds, resolution, frames per second). Several sample
-instants travel in one ``peer.stats`` event, as the SDK batches them.
+frames, lost, concealment, jitter-buffer totals, key frames, PLI/FIR, the
+encoder's time limited by CPU or bandwidth) and gauges (jitter and round-trip
+time in seconds, resolution, frames per second, the encoder's current
+quality-limitation reason). Several sample instants travel in one
+``peer.stats`` event, as the SDK batches them.
+
+What the scores then show: peers on a good network score near 1; on a lossy
+network audio drops far lower (loss and jitter), RTT and loss show in the
+cumulatives and PLIs pile up; in a "bad patch" the camera's encoder steps
+down to 320x180 at a few frames per second, limited by bandwidth; a weak
+phone's encoder is now and then limited by its CPU.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .attendance import Peer
 from .recorder import Recorder, iso_ms
@@ -37,6 +45,7 @@ class StatsPlan:
     silent: tuple[int, int] | None = None  # the remote muted: no audio packets received
     bad_patch: tuple[int, int] | None = None  # a stretch of a lossy network
     screenshare: tuple[int, int] | None = None
+    weak_device: bool = False  # a phone whose encoder is sometimes CPU-bound
 
 
 @dataclass(slots=True)
@@ -58,11 +67,19 @@ class _Track:
     samples: int = 0
     jb_emitted: int = 0
     jb_delay: float = 0.0
+    key_frames: int = 0
+    pli: int = 0
+    fir: int = 0
+    limited_s: dict[str, float] = field(default_factory=dict)  # seconds per limitation reason
+    resolution_changes: int = 0
+    reason: str = "none"
 
     def reset(self) -> None:
         self.packets = self.bytes = self.lost = self.frames = self.dropped = 0
         self.concealment = self.samples = self.jb_emitted = 0
+        self.key_frames = self.pli = self.fir = self.resolution_changes = 0
         self.jb_delay = 0.0
+        self.limited_s = {}
 
 
 def record_stats(rec: Recorder, peer: Peer, plan: StatsPlan) -> None:
@@ -190,6 +207,17 @@ def _sample(
         sample["frame_height"] = height
         sample["frames_per_second"] = round(fps, 1)
     lost = int(packets * loss * (0.6 + 0.8 * random_()) + 0.5)
+    if track.kind != "audio":
+        _video_feedback(
+            rng,
+            track,
+            sample,
+            dt,
+            frames,
+            lost,
+            in_bad or plan.network == "lossy",
+            plan.weak_device,
+        )
     track.lost += lost
     track.bytes += int(packets * size)
     sample["packets_lost"] = track.lost
@@ -226,6 +254,51 @@ def _sample(
 
 
 _BITRATES = {1920: 2_200_000, 1280: 1_400_000, 640: 550_000}  # bit/s by frame width
+
+
+def _video_feedback(
+    rng: random.Random,
+    track: _Track,
+    sample: dict,
+    dt: float,
+    frames: int,
+    lost: int,
+    starved: bool,
+    weak_device: bool,
+) -> None:
+    """Key frames, PLI/FIR and (for a producer) the encoder's quality limitation.
+
+    A key frame every ~3 s plus one per picture-loss indication; losses make
+    the receiver ask for key frames (PLI, now and then a FIR). A producer on a
+    starved link is limited by bandwidth; a weak phone's by its CPU, now and then.
+    """
+    pli = sum(rng.random() < 0.08 for _ in range(min(lost, 200)))
+    fir = int(rng.random() < 0.1 * pli)
+    track.pli += pli
+    track.fir += fir
+    track.key_frames += min(frames, int(dt / 3 + rng.random()) + pli + fir)
+    sample["pli_count"] = track.pli
+    sample["fir_count"] = track.fir
+    if track.direction == "consumer":
+        sample["key_frames_decoded"] = track.key_frames
+        return
+    sample["key_frames_encoded"] = track.key_frames
+    if starved and track.kind == "video":
+        reason = "bandwidth"
+    elif weak_device and rng.random() < 0.2:
+        reason = "cpu"
+    else:
+        reason = "none"
+    if reason != track.reason:
+        track.resolution_changes += 1  # the encoder steps its resolution down or back up
+        track.reason = reason
+    track.limited_s[reason] = track.limited_s.get(reason, 0.0) + dt
+    sample["quality_limitation_reason"] = reason
+    sample["quality_limitation_durations"] = {
+        name: round(track.limited_s.get(name, 0.0), 3)
+        for name in ("cpu", "bandwidth", "none", "other")
+    }
+    sample["quality_limitation_resolution_changes"] = track.resolution_changes
 
 
 def _fps(rng: random.Random, track: _Track, network: str, in_bad: bool) -> float:

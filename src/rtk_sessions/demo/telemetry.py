@@ -8,6 +8,8 @@ reset, a gap in the samples, a muted stretch, a lossy network, screen sharing.
 
 from __future__ import annotations
 
+import hashlib
+
 from .attendance import Peer, Session
 from .catalog import AUDIO_DEVICES, DEVICES, PRESETS
 from .recorder import Recorder
@@ -111,14 +113,23 @@ def _record_events(rec: Recorder, peer: Peer) -> None:
             effective_type="4g",
             downlink_mbps=round(rng.uniform(1.5, 20), 1),
         )
-    if rng.random() < 0.12:
+    if rng.random() < 0.12:  # a headset plugged in, then chosen
         label, previous = rng.sample(AUDIO_DEVICES, 2)
+        plugged = during()
+        device = {"device_id": _device_id(label), "kind": "audioinput", "label": label}
+        rec.record(
+            "peer.event",
+            plugged,
+            peer_id=peer.peer_id,
+            session_id=peer.session.session_id,
+            name="audio_devices_updated",
+            metadata={"added": [device], "removed": []},
+        )
         record(
             "audio_device_changed",
-            during(),
-            kind="audioinput",
-            device_label=label,
-            previous_device_label=previous,
+            min(plugged + rng.randrange(500, 4_000), end),
+            **device,
+            previous_label=previous,
         )
     if rng.random() < 0.18:
         record(
@@ -127,6 +138,11 @@ def _record_events(rec: Recorder, peer: Peer) -> None:
             visibility_state="hidden",
             hidden_for_ms=rng.randrange(3_000, 240_000),
         )
+
+
+def _device_id(label: str) -> str:
+    """A stable, opaque id per device label (browsers hash theirs per origin)."""
+    return hashlib.sha256(label.encode()).hexdigest()[:16]
 
 
 def _plan_stats(rec: Recorder, peers: list[Peer]) -> list[tuple[Peer, StatsPlan]]:
@@ -148,6 +164,7 @@ def _plan_stats(rec: Recorder, peers: list[Peer]) -> list[tuple[Peer, StatsPlan]
             network,
             audio_only=preset == "audio_room",
             consumer_only=preset == "livestream" and not peer.is_host,
+            weak_device=peer.person.is_mobile and rng.random() < 0.5,
         )
         chosen.append((peer, plan))
     _add_awkward_calls(rec, chosen)
