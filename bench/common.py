@@ -37,9 +37,12 @@ def cli(env: dict, *args: str) -> str:
 
 
 @contextmanager
-def served(database_url: str, workers: int = 1):
-    """A real `rtk-sessions serve` on a free port; yields (base_url, token)."""
-    env = {**os.environ, "RTK_DATABASE_URL": database_url, "RTK_LOG_LEVEL": "warning"}
+def served(database_url: str, workers: int = 1, **settings: str):
+    """A real `rtk-sessions serve` on a free port; yields (base_url, token).
+
+    ``settings`` are more RTK_* variables, e.g. ``RTK_QUALITY_CACHE_MB="0"``.
+    """
+    env = {**os.environ, "RTK_DATABASE_URL": database_url, "RTK_LOG_LEVEL": "warning", **settings}
     token = (
         cli(env, "token", "create", "--account", "bench", "--scope", "read", "--scope", "ingest")
         .strip()

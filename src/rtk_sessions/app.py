@@ -16,6 +16,7 @@ from rtk_sessions.api.health import HealthController
 from rtk_sessions.api.ingest import IngestController
 from rtk_sessions.api.participants import ParticipantsController
 from rtk_sessions.api.peer_report import PeerReportController
+from rtk_sessions.api.quality_cache import QualityCache
 from rtk_sessions.api.sessions import SessionsController
 from rtk_sessions.clock import Clock, system_clock
 from rtk_sessions.config import Settings
@@ -66,7 +67,12 @@ def create_app(
     """The app over ``database`` (opened from settings if None); ``clock`` is "now" in ms."""
     configure_geoip(settings.geoip, settings.geoip_mmdb_paths)
     db = database or Database(settings.database_url)
-    ctx = AppContext(db=db, settings=settings, clock=clock)
+    ctx = AppContext(
+        db=db,
+        settings=settings,
+        clock=clock,
+        quality_cache=QualityCache(settings.quality_cache_mb * 1024 * 1024),
+    )
     app = Litestar(
         route_handlers=[HealthController, openapi_json, *_data_routers()],
         dependencies={"ctx": Provide(provide_context)},

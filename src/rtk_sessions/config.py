@@ -51,6 +51,13 @@ class Settings(BaseSettings):
         description="Nominal interval between a client's WebRTC stats samples; an interval "
         "longer than 3 periods is a gap, not scored (quality.md).",
     )
+    quality_cache_mb: int = Field(
+        64,
+        ge=0,
+        le=65536,
+        description="Memory per server process for call quality already derived from a peer's "
+        "stats (reused until new stats arrive); 0 = derive on every request.",
+    )
     ingest_max_events: int = Field(
         10_000, ge=1, description="Most events one ingest request may carry (else 413)."
     )

@@ -37,7 +37,7 @@ from rtk_sessions.ingest.events import CandidatePair, StatsSample
 if TYPE_CHECKING:
     from rtk_sessions.ingest.enrich import BrowserInfo, IpLocation
 
-__all__ = ["PeerReportMetadata", "report_metadata", "report_peer_stats"]
+__all__ = ["PeerReportMetadata", "candidate_pairs", "report_metadata", "report_peer_stats"]
 
 _DEVICE_SETS = {
     "audio_devices_updated": "audio_devices_updates",
@@ -171,11 +171,12 @@ def report_metadata(
     metadata: Mapping[str, Any],
     metadata_events: list[dict[str, Any]],
     peer_events: list[dict[str, Any]],
-    samples: Iterable[StatsSample],
+    pairs: CandidatePairs,
     browser: BrowserInfo | None,
     location: IpLocation | None,
 ) -> PeerReportMetadata:
-    """``peer_report.metadata``; ``metadata`` is ``fold_metadata(metadata_events)``."""
+    """``peer_report.metadata``; ``metadata`` is ``fold_metadata(metadata_events)``,
+    ``pairs`` :func:`candidate_pairs` of the peer's samples."""
     stats = participant_peer_stats(
         metadata, [], browser, location, {"device_info", "ip_information"}
     )
@@ -190,7 +191,7 @@ def report_metadata(
             engine=device.get("engine"),
             user_agent=device.get("user_agent"),
         ),
-        candidate_pairs=_candidate_pairs(samples),
+        candidate_pairs=pairs,
         device_info=ReportDeviceInfo(
             cpus=device.get("cpus"),
             is_mobile=device.get("is_mobile"),
@@ -352,7 +353,7 @@ def _pair_fields(pair: CandidatePair) -> dict[str, Any]:
     return fields
 
 
-def _candidate_pairs(samples: Iterable[StatsSample]) -> CandidatePairs:
+def candidate_pairs(samples: Iterable[StatsSample]) -> CandidatePairs:
     """Per direction, the latest snapshot of each pair, in the order pairs were first seen.
 
     Snapshots at the same instant are ordered by content, so the answer does

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from litestar.connection import ASGIConnection
 
+from rtk_sessions.api.quality_cache import QualityCache
 from rtk_sessions.clock import Clock
 from rtk_sessions.config import Settings
 from rtk_sessions.store.database import Database
@@ -16,6 +17,7 @@ class AppContext:
     db: Database
     settings: Settings
     clock: Clock
+    quality_cache: QualityCache
 
     @property
     def grace_ms(self) -> int:

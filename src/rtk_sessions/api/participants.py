@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -19,15 +20,13 @@ from rtk_sessions.analytics.participants import (
     peer_lifecycle_events,
 )
 from rtk_sessions.analytics.peer_stats import fold_metadata, participant_peer_stats
-from rtk_sessions.analytics.quality import intervals_of
-from rtk_sessions.analytics.quality_report import QualityStats, participant_entry, quality_stats
+from rtk_sessions.analytics.quality_report import QualityStats
 from rtk_sessions.api.context import AppContext
 from rtk_sessions.api.envelope import READ_ERRORS, NotFound
 from rtk_sessions.api.params import page_of, sections_of
 from rtk_sessions.api.sessions import Paging, paging_of
 from rtk_sessions.clock import iso_ms
 from rtk_sessions.ingest.enrich import locate_ip, parse_user_agent
-from rtk_sessions.ingest.stored import stats_samples
 from rtk_sessions.store.apps import find_app
 from rtk_sessions.store.participants import (
     get_peer,
@@ -35,7 +34,7 @@ from rtk_sessions.store.participants import (
     peer_event_payloads,
     peers_of_sessions,
     peers_of_user,
-    stats_payloads,
+    stats_versions,
 )
 from rtk_sessions.store.sessions import Page, breakout_rooms, get_session
 
@@ -92,7 +91,7 @@ class ParticipantListResponse(msgspec.Struct):
 
 class ParticipantDetail(Participant, kw_only=True):
     peer_stats: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
-    quality_stats: list[QualityStats] | msgspec.UnsetType = msgspec.UNSET
+    quality_stats: list[QualityStats | msgspec.Raw] | msgspec.UnsetType = msgspec.UNSET
 
 
 class ParticipantDetailData(msgspec.Struct):
@@ -266,7 +265,7 @@ class ParticipantsController(Controller):
             )
             if "quality_stats" in sections:
                 user_peers = peers_of_user(conn, app_pk, session_id, peer)
-                user_stats = stats_payloads(conn, app_pk, user_peers)
+                versions = stats_versions(conn, app_pk, user_peers)
         view = participant_view(peer, session["closed_ms"], now_ms)
         detail = ParticipantDetail(**render_participant(view, include_peer_events))
         stats_sections = sections - {"quality_stats"}
@@ -276,9 +275,14 @@ class ParticipantsController(Controller):
                 _peer_stats, stored["peer.metadata"], stored["peer.event"], stats_sections
             )
         if "quality_stats" in sections:
-            detail.quality_stats = await anyio.to_thread.run_sync(
-                _quality_stats, user_stats, ctx.settings.stats_period_seconds
+            derive = partial(ctx.quality_cache.derived, report=False)  # only the entry
+            derived = await anyio.to_thread.run_sync(
+                derive, ctx.db, app_pk, versions, ctx.settings.stats_period_seconds
             )
+            # one entry per peer of the participant's user that sent stats, in join order
+            detail.quality_stats = [
+                d.participant_entry for d in derived.values() if d.participant_entry is not None
+            ]
         return ParticipantDetailResponse(success=True, data=ParticipantDetailData(detail))
 
 
@@ -293,16 +297,6 @@ def _peer_stats(
         locate_ip(metadata.get("ip")),
         sections,
     )
-
-
-def _quality_stats(stats_by_peer: dict[str, list[str]], period_s: float) -> list[QualityStats]:
-    """One entry per peer of the participant's user in the session that sent stats."""
-    entries = []
-    for peer_id, payloads in stats_by_peer.items():
-        measured = intervals_of(stats_samples(payloads), period_s)
-        if measured.first_ms is not None:
-            entries.append(participant_entry(quality_stats(peer_id, measured)))
-    return entries
 
 
 def _session_or_404(

@@ -17,25 +17,18 @@ from rtk_sessions.analytics.peer_report import (
     report_peer_stats,
 )
 from rtk_sessions.analytics.peer_stats import fold_metadata
-from rtk_sessions.analytics.quality import intervals_of
-from rtk_sessions.analytics.quality_report import (
-    PeerQuality,
-    PeerQualityStats,
-    peer_quality,
-    quality_stats,
-)
+from rtk_sessions.analytics.quality_report import PeerQuality, PeerQualityStats
 from rtk_sessions.api.context import AppContext
 from rtk_sessions.api.envelope import READ_ERRORS, NotFound
 from rtk_sessions.api.params import sections_of
 from rtk_sessions.api.participants import DETAIL_SECTIONS, Participant, render_participant
 from rtk_sessions.ingest.enrich import locate_ip, parse_user_agent
-from rtk_sessions.ingest.stored import stats_samples
-from rtk_sessions.store.peer_report import StoredPeer, load_peer
+from rtk_sessions.store.peer_report import load_peer
 
 
 class PeerReport(msgspec.Struct, kw_only=True):
     metadata: PeerReportMetadata
-    quality: PeerQuality | msgspec.UnsetType = msgspec.UNSET
+    quality: PeerQuality | msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
 
 
 class PeerReportParticipant(Participant, kw_only=True):
@@ -44,7 +37,7 @@ class PeerReportParticipant(Participant, kw_only=True):
     role: str | None
     peer_report: PeerReport
     peer_stats: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
-    quality_stats: PeerQualityStats | msgspec.UnsetType = msgspec.UNSET
+    quality_stats: PeerQualityStats | msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
 
 
 class PeerReportData(msgspec.Struct):
@@ -85,27 +78,39 @@ class PeerReportController(Controller):
         include_peer_events: FromQuery[bool] = False,
     ) -> PeerReportResponse:
         sections = sections_of(filters, DETAIL_SECTIONS)
-        stored = await anyio.to_thread.run_sync(load_peer, ctx.db, account_id, app_id, peer_id)
-        if stored is None:
-            raise NotFound(f"peer {peer_id} not found")
-        # Decoding and scoring a long call's samples takes milliseconds: off the event loop.
+        # Reading and scoring a long call's samples takes milliseconds: off the event loop.
         participant = await anyio.to_thread.run_sync(
-            _report, stored, sections, include_peer_events, ctx
+            _report, ctx, account_id, app_id, peer_id, sections, include_peer_events
         )
         return PeerReportResponse(success=True, data=PeerReportData(participant))
 
 
 def _report(
-    stored: StoredPeer, sections: frozenset[str], with_events: bool, ctx: AppContext
+    ctx: AppContext,
+    account_id: str,
+    app_id: str,
+    peer_id: str,
+    sections: frozenset[str],
+    with_events: bool,
 ) -> PeerReportParticipant:
+    stored = load_peer(ctx.db, account_id, app_id, peer_id)
+    if stored is None:
+        raise NotFound(f"peer {peer_id} not found")
+    derived = ctx.quality_cache.derived(
+        ctx.db,
+        stored.app_pk,
+        {peer_id: stored.stats_version},
+        ctx.settings.stats_period_seconds,
+        report=True,
+    )[peer_id]
+    assert derived.candidate_pairs is not None  # a report's part has them
     metadata = fold_metadata(stored.metadata)
     browser = parse_user_agent(metadata.get("user_agent"))
     location = locate_ip(metadata.get("ip"))
-    samples = stats_samples(stored.stats)
     view = participant_view(stored.row, stored.session_closed_ms, ctx.clock())
     report = PeerReport(
         metadata=report_metadata(
-            metadata, stored.metadata, stored.events, samples, browser, location
+            metadata, stored.metadata, stored.events, derived.candidate_pairs, browser, location
         )
     )
     participant = PeerReportParticipant(
@@ -117,7 +122,6 @@ def _report(
             metadata, stored.events, browser, location, stats_sections
         )
     if "quality_stats" in sections:
-        measured = intervals_of(samples, ctx.settings.stats_period_seconds)
-        report.quality = peer_quality(measured)
-        participant.quality_stats = quality_stats(view.peer_id, measured)
+        report.quality = derived.quality
+        participant.quality_stats = derived.quality_stats
     return participant

@@ -121,7 +121,7 @@ QualityLimitationReason = Literal["cpu", "bandwidth", "none", "other"]
 Port = Annotated[int, Meta(ge=0, le=65535)]
 
 
-class CandidatePair(Struct, forbid_unknown_fields=False):
+class CandidatePair(Struct, forbid_unknown_fields=False, gc=False):
     """The transport's selected ICE candidate pair (``candidate-pair`` with its local and
     remote candidates), as a sample may carry it. Counters are cumulative; times are
     epoch ms; round-trip times seconds; bitrates bit/s."""
@@ -157,7 +157,7 @@ class CandidatePair(Struct, forbid_unknown_fields=False):
     last_packet_received_timestamp: Gauge | None = None
 
 
-class QualityLimitationDurations(Struct, forbid_unknown_fields=False):
+class QualityLimitationDurations(Struct, forbid_unknown_fields=False, gc=False):
     """Seconds the encoder has spent limited by each reason (cumulative, ``outbound-rtp``)."""
 
     cpu: Gauge | None = None
@@ -166,7 +166,7 @@ class QualityLimitationDurations(Struct, forbid_unknown_fields=False):
     other: Gauge | None = None
 
 
-class StatsSample(Struct, forbid_unknown_fields=False):
+class StatsSample(Struct, forbid_unknown_fields=False, gc=False):
     """One track's cumulative WebRTC counters at one instant (``getStats()``).
 
     Counters are cumulative as the browser keeps them; gauges (jitter and

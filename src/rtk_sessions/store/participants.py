@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import msgspec
@@ -126,16 +127,54 @@ def peers_of_user(conn: Connection, app_pk: int, session_id: str, peer: dict) ->
     return list(rows.scalars())
 
 
-def stats_payloads(conn: Connection, app_pk: int, peer_ids: list[str]) -> dict[str, list[str]]:
-    """The stored ``peer.stats`` events of each peer, as received (JSON text)."""
-    found: dict[str, list[str]] = {peer_id: [] for peer_id in peer_ids}
+@dataclass(frozen=True, slots=True)
+class StoredStats:
+    """A peer's stored ``peer.stats`` events: their JSON text, and a version that changes
+    whenever the set of events does (how many, the latest sample time, the latest arrival)."""
+
+    version: tuple[int, int, int]
+    payloads: list[str]
+
+
+def stats_versions(
+    conn: Connection, app_pk: int, peer_ids: list[str]
+) -> dict[str, tuple[int, int, int]]:
+    """The version of each peer's stored stats (see :class:`StoredStats`); no events: (0, 0, 0)."""
     rows = conn.execute(
-        select(events.c.peer_id, events.c.payload).where(
+        select(
+            events.c.peer_id, func.count(), func.max(events.c.ts_ms), func.max(events.c.received_ms)
+        )
+        .where(
+            events.c.app_pk == app_pk, events.c.peer_id.in_(peer_ids), events.c.type == "peer.stats"
+        )
+        .group_by(events.c.peer_id)
+    )
+    found = {
+        peer_id: (count, last_ts, last_received) for peer_id, count, last_ts, last_received in rows
+    }
+    return {peer_id: found.get(peer_id, (0, 0, 0)) for peer_id in peer_ids}
+
+
+def stats_payloads(conn: Connection, app_pk: int, peer_ids: list[str]) -> dict[str, StoredStats]:
+    """The stored ``peer.stats`` events of each peer, as received (JSON text), with their version."""
+    found: dict[str, list[tuple[str, int, int]]] = {peer_id: [] for peer_id in peer_ids}
+    rows = conn.execute(
+        select(events.c.peer_id, events.c.payload, events.c.ts_ms, events.c.received_ms).where(
             events.c.app_pk == app_pk,
             events.c.peer_id.in_(peer_ids),
             events.c.type == "peer.stats",
         )
     )
-    for peer_id, payload in rows:
-        found[peer_id].append(payload)
-    return found
+    for peer_id, payload, ts_ms, received_ms in rows:
+        found[peer_id].append((payload, ts_ms, received_ms))
+    return {
+        peer_id: StoredStats(
+            version=(
+                len(rows_),
+                max((r[1] for r in rows_), default=0),
+                max((r[2] for r in rows_), default=0),
+            ),
+            payloads=[r[0] for r in rows_],
+        )
+        for peer_id, rows_ in found.items()
+    }

@@ -6,23 +6,32 @@ from dataclasses import dataclass
 
 from rtk_sessions.store.apps import find_app
 from rtk_sessions.store.database import Database
-from rtk_sessions.store.participants import find_peer, peer_event_payloads, stats_payloads
+from rtk_sessions.store.participants import (
+    StoredStats,
+    find_peer,
+    peer_event_payloads,
+    stats_payloads,
+    stats_versions,
+)
 from rtk_sessions.store.sessions import get_session
 
 
 @dataclass(frozen=True, slots=True)
 class StoredPeer:
-    """A peer as stored: its row, its session's forced end, and its events.
+    """A peer as stored: its row, its session's forced end, the events about it.
 
     ``metadata`` and ``events`` are the decoded ``peer.metadata`` / ``peer.event``
-    payloads in time order; ``stats`` the ``peer.stats`` payloads as JSON text.
+    payloads in time order; ``stats_version`` the version of its ``peer.stats``
+    events (:class:`~rtk_sessions.store.participants.StoredStats`), which are
+    read with :func:`load_stats` when needed.
     """
 
+    app_pk: int
     row: dict
     session_closed_ms: int | None
     metadata: list[dict]
     events: list[dict]
-    stats: list[str]
+    stats_version: tuple[int, int, int]
 
 
 def load_peer(db: Database, account_id: str, app_id: str, peer_id: str) -> StoredPeer | None:
@@ -34,11 +43,18 @@ def load_peer(db: Database, account_id: str, app_id: str, peer_id: str) -> Store
             return None
         session = get_session(conn, app_pk, peer["session_id"])
         stored = peer_event_payloads(conn, app_pk, peer_id, ["peer.metadata", "peer.event"])
-        stats = stats_payloads(conn, app_pk, [peer_id])[peer_id]
+        version = stats_versions(conn, app_pk, [peer_id])[peer_id]
     return StoredPeer(
+        app_pk=app_pk,
         row=peer,
         session_closed_ms=session["closed_ms"] if session else None,
         metadata=stored["peer.metadata"],
         events=stored["peer.event"],
-        stats=stats,
+        stats_version=version,
     )
+
+
+def load_stats(db: Database, app_pk: int, peer_ids: list[str]) -> dict[str, StoredStats]:
+    """The peers' stored ``peer.stats`` events with their version."""
+    with db.read() as conn:
+        return stats_payloads(conn, app_pk, peer_ids)
