@@ -260,7 +260,7 @@ def telemetry_roles(database: Path) -> dict[str, str]:
         if loss is not None and loss[0] >= 5:
             candidates["lossy"].append((loss[1], peer_id))
         limited = sum(s.get("quality_limitation_reason") == "bandwidth" for s in peer_samples)
-        if limited:
+        if limited and loss is not None and loss[0] < 5:  # a bad patch on a fine network
             candidates["bandwidth"].append((limited, peer_id))
     roles: dict[str, str] = {}
     for role in ("good", "lossy", "bandwidth"):  # the longest of each, three different peers
