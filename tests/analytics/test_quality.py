@@ -15,13 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rtk_sessions.analytics.quality import emodel_mos, intervals_of, q, round_score
-from rtk_sessions.analytics.quality_report import (
-    participant_entry,
-    peer_quality,
-    percentile,
-    quality_stats,
-)
+from rtk_sessions.analytics.mos import emodel_mos, q, round_score
+from rtk_sessions.analytics.quality import intervals_of
+from rtk_sessions.analytics.quality_report import peer_quality, percentile
+from rtk_sessions.analytics.quality_stats import participant_entry, quality_stats
 from rtk_sessions.ingest.events import StatsSample
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -102,7 +99,12 @@ def test_worked_example_cumulative() -> None:
 
 def test_every_other_kind_is_empty() -> None:
     got = report(worked_samples())
-    for name in ("audio_producer", "video_producer", "video_consumer", "screenshare_video_producer"):
+    for name in (
+        "audio_producer",
+        "video_producer",
+        "video_consumer",
+        "screenshare_video_producer",
+    ):
         assert got[name] == [] and got[f"{name}_cumulative"] == {}
     assert got["skipped_intervals"] == []
 
@@ -119,25 +121,47 @@ def audio_out(t: float, sent: int, lost: int, jitter: float = 0.01, **extra: Any
 
 
 def test_a_counter_reset_skips_that_interval_only() -> None:
-    samples = [audio_out(0, 0, 0), audio_out(7, 350, 0), audio_out(14, 20, 0), audio_out(21, 370, 35)]
+    samples = [
+        audio_out(0, 0, 0),
+        audio_out(7, 350, 0),
+        audio_out(14, 20, 0),
+        audio_out(21, 370, 35),
+    ]
     got = report(samples)
     assert [r["timestamp"] for r in got["audio_producer"]] == [iso(7), iso(21)]
     # the interval after the reset counts again: 35 lost of 350 sent = 10 %
     assert [r["packets_sent"] for r in got["audio_producer"]] == [350, 350]
     assert got["audio_producer"][1]["mos_quality"] == round(0.7 * 0 + 0.3, 2)
     assert got["skipped_intervals"] == [
-        {"kind": "audio", "direction": "producer", "ssrc": 1, "start": iso(7), "end": iso(14),
-         "reason": "counter_reset"}
+        {
+            "kind": "audio",
+            "direction": "producer",
+            "ssrc": 1,
+            "start": iso(7),
+            "end": iso(14),
+            "reason": "counter_reset",
+        }
     ]
 
 
 def test_a_gap_is_recorded_not_scored() -> None:
-    samples = [audio_out(0, 0, 0), audio_out(7, 350, 0), audio_out(30, 1500, 100), audio_out(37, 1850, 0)]
+    samples = [
+        audio_out(0, 0, 0),
+        audio_out(7, 350, 0),
+        audio_out(30, 1500, 100),
+        audio_out(37, 1850, 0),
+    ]
     got = report(samples)
     assert [r["timestamp"] for r in got["audio_producer"]] == [iso(7), iso(37)]
     assert got["skipped_intervals"] == [
-        {"kind": "audio", "direction": "producer", "ssrc": 1, "start": iso(7), "end": iso(30),
-         "reason": "gap"}
+        {
+            "kind": "audio",
+            "direction": "producer",
+            "ssrc": 1,
+            "start": iso(7),
+            "end": iso(30),
+            "reason": "gap",
+        }
     ]
     # the gap's 100 lost packets are in no fraction: both scored intervals had none
     assert got["audio_producer_cumulative"]["packet_loss"]["avg"] == 0.0
@@ -226,15 +250,31 @@ def test_rtt_summary_in_milliseconds() -> None:
 def test_jitter_buffer_delay_per_interval_in_milliseconds() -> None:
     base = {"jitter": 0.005, "concealment_events": 0, "packets_lost": 0}
     samples = [
-        sample(0, packets_received=0, jitter_buffer_delay=0.0, jitter_buffer_emitted_count=0, **base),
-        sample(7, packets_received=350, jitter_buffer_delay=24.0, jitter_buffer_emitted_count=336_000, **base),
-        sample(14, packets_received=700, jitter_buffer_delay=72.0, jitter_buffer_emitted_count=432_000, **base),
+        sample(
+            0, packets_received=0, jitter_buffer_delay=0.0, jitter_buffer_emitted_count=0, **base
+        ),
+        sample(
+            7,
+            packets_received=350,
+            jitter_buffer_delay=24.0,
+            jitter_buffer_emitted_count=336_000,
+            **base,
+        ),
+        sample(
+            14,
+            packets_received=700,
+            jitter_buffer_delay=72.0,
+            jitter_buffer_emitted_count=432_000,
+            **base,
+        ),
     ]
     got = report(samples)
     # 1000 · 24 / 336000 = 0.0714 ms; 1000 · 48 / 96000 = 0.5 ms
     assert [r["jitter_buffer_delay"] for r in got["audio_consumer"]] == [0.0714, 0.5]
     assert [r["jitter_buffer_emitted_count"] for r in got["audio_consumer"]] == [336_000, 96_000]
-    assert got["audio_consumer_cumulative"]["jitter_buffer_delay"]["avg"] == round((1000 * 24 / 336_000 + 0.5) / 2, 4)
+    assert got["audio_consumer_cumulative"]["jitter_buffer_delay"]["avg"] == round(
+        (1000 * 24 / 336_000 + 0.5) / 2, 4
+    )
 
 
 def test_several_ssrcs_of_a_kind_are_summarised_together() -> None:
@@ -251,17 +291,35 @@ def test_several_ssrcs_of_a_kind_are_summarised_together() -> None:
 # --------------------------------------------------------------------------
 
 
-def video(t: float, frames: int, width: int, fps: float | None, *, kind: str = "video",
-          direction: str = "consumer", sent: int | None = None, lost: int = 0,
-          jitter: float = 0.01, **extra: Any) -> StatsSample:
-    counters: dict[str, Any] = {"packets_lost": lost, "jitter": jitter, "frame_width": width,
-                                "frame_height": width * 9 // 16}
+def video(
+    t: float,
+    frames: int,
+    width: int,
+    fps: float | None,
+    *,
+    kind: str = "video",
+    direction: str = "consumer",
+    sent: int | None = None,
+    lost: int = 0,
+    jitter: float = 0.01,
+    **extra: Any,
+) -> StatsSample:
+    counters: dict[str, Any] = {
+        "packets_lost": lost,
+        "jitter": jitter,
+        "frame_width": width,
+        "frame_height": width * 9 // 16,
+    }
     if fps is not None:
         counters["frames_per_second"] = fps
     if direction == "producer":
-        counters.update(packets_sent=sent if sent is not None else int(t * 100), frames_encoded=frames)
+        counters.update(
+            packets_sent=sent if sent is not None else int(t * 100), frames_encoded=frames
+        )
     else:
-        counters.update(packets_received=sent if sent is not None else int(t * 100), frames_decoded=frames)
+        counters.update(
+            packets_received=sent if sent is not None else int(t * 100), frames_decoded=frames
+        )
     return sample(t, kind=kind, direction=direction, **counters, **extra)
 
 
@@ -278,8 +336,10 @@ def video(t: float, frames: int, width: int, fps: float | None, *, kind: str = "
     ],
 )
 def test_video_consumer_score(width, fps, frames, loss_lost, jitter, expected) -> None:
-    samples = [video(0, 0, width, fps, sent=0), video(7, frames, width, fps, sent=700,
-                                                      lost=loss_lost, jitter=jitter)]
+    samples = [
+        video(0, 0, width, fps, sent=0),
+        video(7, frames, width, fps, sent=700, lost=loss_lost, jitter=jitter),
+    ]
     assert report(samples)["video_consumer"][0]["mos_quality"] == expected
 
 
@@ -292,16 +352,25 @@ def test_fps_falls_back_to_frames_over_time() -> None:
 def test_screenshare_has_its_own_thresholds() -> None:
     # 700 px wide and 5 fps: poor and lagging as a camera, fine as a screen share
     camera = [video(0, 0, 700, 5.0, sent=0), video(7, 35, 700, 5.0, sent=700)]
-    screen = [video(0, 0, 700, 5.0, kind="screenshare_video", sent=0),
-              video(7, 35, 700, 5.0, kind="screenshare_video", sent=700)]
+    screen = [
+        video(0, 0, 700, 5.0, kind="screenshare_video", sent=0),
+        video(7, 35, 700, 5.0, kind="screenshare_video", sent=700),
+    ]
     assert report(camera)["video_consumer"][0]["mos_quality"] == round(0.8 * 0.7 + 0.2, 2)
     shared = report(screen)
     assert shared["screenshare_video_consumer"][0]["mos_quality"] == round(0.8 * 0.85 + 0.2, 2)
     assert shared["screenshare_video_consumer_cumulative"]["issues"] == {
-        "poor_resolution_fraction": 1.0, "lag_fraction": 0.0, "no_video_fraction": 0.0}
-    low_fps = [video(0, 0, 1920, 2.0, kind="screenshare_video", sent=0),
-               video(7, 14, 1920, 2.0, kind="screenshare_video", sent=700)]
-    assert report(low_fps)["screenshare_video_consumer"][0]["mos_quality"] == round(0.8 * 0.7 + 0.2, 2)
+        "poor_resolution_fraction": 1.0,
+        "lag_fraction": 0.0,
+        "no_video_fraction": 0.0,
+    }
+    low_fps = [
+        video(0, 0, 1920, 2.0, kind="screenshare_video", sent=0),
+        video(7, 14, 1920, 2.0, kind="screenshare_video", sent=700),
+    ]
+    assert report(low_fps)["screenshare_video_consumer"][0]["mos_quality"] == round(
+        0.8 * 0.7 + 0.2, 2
+    )
 
 
 def test_video_consumer_issues_and_distributions() -> None:
@@ -313,26 +382,57 @@ def test_video_consumer_issues_and_distributions() -> None:
         video(28, 455, 640, 30.0, sent=2800),  # fine
     ]
     cumulative = report(samples)["video_consumer_cumulative"]
-    assert cumulative["issues"] == {"poor_resolution_fraction": 0.5, "lag_fraction": 0.5,
-                                    "no_video_fraction": 0.25}
+    assert cumulative["issues"] == {
+        "poor_resolution_fraction": 0.5,
+        "lag_fraction": 0.5,
+        "no_video_fraction": 0.25,
+    }
     # widths 1280, 200, 200, 640 → sorted 200, 200, 640, 1280
     assert cumulative["frame_width"] == {"avg": 580.0, "p50": 420.0, "p75": 800.0, "p90": 1088.0}
     assert cumulative["frame_per_second"] == {"avg": 16.25, "p50": 17.5, "p75": 30.0, "p90": 30.0}
-    assert set(cumulative) == {"packet_loss", "quality_mos", "jitter_buffer_delay", "frame_per_second",
-                               "frame_width", "issues", "key_frames_decoded_fraction"}
+    assert set(cumulative) == {
+        "packet_loss",
+        "quality_mos",
+        "jitter_buffer_delay",
+        "frame_per_second",
+        "frame_width",
+        "issues",
+        "key_frames_decoded_fraction",
+    }
     assert cumulative["key_frames_decoded_fraction"] is None  # no key-frame counters sent
 
 
 def test_video_producer_limitations_feedback_and_key_frames() -> None:
     def out(t, frames, reason, pli, fir, keys, durations):
-        return video(t, frames, 640, 30.0, direction="producer", sent=int(t * 100),
-                     quality_limitation_reason=reason, pli_count=pli, fir_count=fir,
-                     key_frames_encoded=keys, quality_limitation_durations=durations,
-                     quality_limitation_resolution_changes=int(t // 14))
+        return video(
+            t,
+            frames,
+            640,
+            30.0,
+            direction="producer",
+            sent=int(t * 100),
+            quality_limitation_reason=reason,
+            pli_count=pli,
+            fir_count=fir,
+            key_frames_encoded=keys,
+            quality_limitation_durations=durations,
+            quality_limitation_resolution_changes=int(t // 14),
+        )
+
     samples = [
         out(0, 0, "none", 0, 0, 0, {"cpu": 0.0, "bandwidth": 0.0, "none": 0.0, "other": 0.0}),
-        out(7, 210, "bandwidth", 1, 0, 2, {"cpu": 0.0, "bandwidth": 5.0, "none": 2.0, "other": 0.0}),
-        out(14, 420, "bandwidth", 3, 1, 3, {"cpu": 0.0, "bandwidth": 12.0, "none": 2.0, "other": 0.0}),
+        out(
+            7, 210, "bandwidth", 1, 0, 2, {"cpu": 0.0, "bandwidth": 5.0, "none": 2.0, "other": 0.0}
+        ),
+        out(
+            14,
+            420,
+            "bandwidth",
+            3,
+            1,
+            3,
+            {"cpu": 0.0, "bandwidth": 12.0, "none": 2.0, "other": 0.0},
+        ),
         out(21, 630, "cpu", 3, 1, 3, {"cpu": 7.0, "bandwidth": 12.0, "none": 2.0, "other": 0.0}),
         out(28, 840, "none", 4, 1, 5, {"cpu": 7.0, "bandwidth": 12.0, "none": 9.0, "other": 0.0}),
     ]
@@ -351,8 +451,12 @@ def test_video_producer_limitations_feedback_and_key_frames() -> None:
     assert cumulative["key_frames_encoded_fraction"] == round(5 / 840, 4)
     second = got["video_producer"][1]
     assert second["quality_limitation_reason"] == "bandwidth"
-    assert second["quality_limitation_durations"] == {"cpu": 0.0, "bandwidth": 7.0, "none": 0.0,
-                                                      "other": 0.0}
+    assert second["quality_limitation_durations"] == {
+        "cpu": 0.0,
+        "bandwidth": 7.0,
+        "none": 0.0,
+        "other": 0.0,
+    }
     assert (second["pli_count"], second["fir_count"], second["key_frames_encoded"]) == (2, 1, 1)
     assert second["quality_limitation_resolution_changes"] == 1
     # producer loss is lost / sent: 0 here; every interval 1.0
@@ -360,8 +464,10 @@ def test_video_producer_limitations_feedback_and_key_frames() -> None:
 
 
 def test_producer_loss_is_over_packets_sent() -> None:
-    samples = [video(0, 0, 1280, 30.0, direction="producer", sent=0),
-               video(7, 210, 1280, 30.0, direction="producer", sent=800, lost=40)]
+    samples = [
+        video(0, 0, 1280, 30.0, direction="producer", sent=0),
+        video(7, 210, 1280, 30.0, direction="producer", sent=800, lost=40),
+    ]
     got = report(samples)
     # 40 / 800 = 5 % → Q(loss) = 0.5; jitter 10 ms → 1
     assert got["video_producer"][0]["mos_quality"] == 0.9
@@ -373,17 +479,33 @@ def test_producer_loss_is_over_packets_sent() -> None:
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("score", "expected"), [
-    (0.825, 0.83), (0.2 + 0.325 + 0.3, 0.83), (0.8249, 0.82), (0.6405, 0.64), (0.675, 0.68),
-    (1.0, 1.0), (0.0, 0.0), (0.07142857, 0.07)])
+@pytest.mark.parametrize(
+    ("score", "expected"),
+    [
+        (0.825, 0.83),
+        (0.2 + 0.325 + 0.3, 0.83),
+        (0.8249, 0.82),
+        (0.6405, 0.64),
+        (0.675, 0.68),
+        (1.0, 1.0),
+        (0.0, 0.0),
+        (0.07142857, 0.07),
+    ],
+)
 def test_scores_round_half_up_to_two_decimals(score, expected) -> None:
     assert round_score(score) == expected
 
 
 @pytest.mark.parametrize(
     ("x", "weight", "low", "high", "expected"),
-    [(0, 0.7, 0, 10, 0.7), (5, 0.7, 0, 10, 0.35), (10, 0.7, 0, 10, 0.0), (12, 0.7, 0, 10, 0.0),
-     (-1, 0.5, 0, 10, 0.5), (0.025, 0.3, 0.020, 0.030, 0.15)],
+    [
+        (0, 0.7, 0, 10, 0.7),
+        (5, 0.7, 0, 10, 0.35),
+        (10, 0.7, 0, 10, 0.0),
+        (12, 0.7, 0, 10, 0.0),
+        (-1, 0.5, 0, 10, 0.5),
+        (0.025, 0.3, 0.020, 0.030, 0.15),
+    ],
 )
 def test_q(x, weight, low, high, expected) -> None:
     assert q(x, weight, low, high) == pytest.approx(expected)
@@ -401,7 +523,10 @@ def test_emodel_by_hand() -> None:
 
 
 def test_emodel_is_served_beside_mos_for_audio_with_rtt() -> None:
-    samples = [audio_out(0, 0, 0, round_trip_time=0.05), audio_out(7, 350, 0, jitter=0.005, round_trip_time=0.05)]
+    samples = [
+        audio_out(0, 0, 0, round_trip_time=0.05),
+        audio_out(7, 350, 0, jitter=0.005, round_trip_time=0.05),
+    ]
     row = report(samples)["audio_producer"][0]
     # rtt 50 ms, jitter 5 ms → eff 70 → R = 91.45 → 1 + 3.20075 + 7e-6·91.45·31.45·8.55 = 4.3729
     assert row["mos_emodel"] == 4.37
@@ -412,7 +537,8 @@ def test_emodel_is_served_beside_mos_for_audio_with_rtt() -> None:
 def test_percentiles_interpolate_linearly_between_closest_ranks() -> None:
     values = [0.07, 0.64, 1.0, 1.0]
     assert [percentile(values, p) for p in (0, 50, 75, 90, 100)] == pytest.approx(
-        [0.07, 0.82, 1.0, 1.0, 1.0])
+        [0.07, 0.82, 1.0, 1.0, 1.0]
+    )
     assert percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90) == pytest.approx(9.1)
     assert percentile([5], 75) == 5
 
@@ -424,9 +550,11 @@ def test_percentiles_interpolate_linearly_between_closest_ranks() -> None:
 
 def test_quality_stats_of_received_media() -> None:
     audio = worked_samples()
-    camera = [video(0, 0, 1280, 30.0, sent=0, lost=0),
-              video(7, 210, 1280, 30.0, sent=630, lost=70, bytes_received=700_000),
-              video(14, 420, 1280, 30.0, sent=1330, lost=70, bytes_received=1_400_000)]
+    camera = [
+        video(0, 0, 1280, 30.0, sent=0, lost=0),
+        video(7, 210, 1280, 30.0, sent=630, lost=70, bytes_received=700_000),
+        video(14, 420, 1280, 30.0, sent=1330, lost=70, bytes_received=1_400_000),
+    ]
     camera[0] = video(0, 0, 1280, 30.0, sent=0, lost=0, bytes_received=0)
     sent = [audio_out(3, 0, 0), audio_out(10, 350, 0)]  # a producer track: not in quality_stats
     stats = msgspec.to_builtins(quality_stats("peer-1", intervals_of(audio + camera + sent)))
@@ -434,9 +562,16 @@ def test_quality_stats_of_received_media() -> None:
     assert [a["quality"] for a in stats["audio_stats"]] == [1.0, 0.64, 0.07, None, 1.0]
     # video: 630 received + 70 lost → 10 % loss, jitter 10 ms: 0.8 + 0.2 · 1 · 0 = 0.8; then 1.0
     assert [v["quality"] for v in stats["video_stats"]] == [0.8, 1.0]
-    assert stats["video_stats"][0] == {"timestamp": iso(7), "quality": 0.8, "packets_lost": 70,
-                                       "jitter": 0.01, "frame_width": 1280, "frame_height": 720,
-                                       "frames_per_second": 30.0, "frames_dropped": None}
+    assert stats["video_stats"][0] == {
+        "timestamp": iso(7),
+        "quality": 0.8,
+        "packets_lost": 70,
+        "jitter": 0.01,
+        "frame_width": 1280,
+        "frame_height": 720,
+        "frames_per_second": 30.0,
+        "frames_dropped": None,
+    }
     assert stats["average_quality"] == round((1 + 0.64 + 0.07 + 1 + 0.8 + 1) / 6, 4)
     assert stats["audio_packet_loss"] == round(100 * 40 / 1400, 4)  # Σlost / (Σreceived + Σlost)
     assert stats["video_packet_loss"] == round(100 * 70 / 1400, 4)
@@ -446,17 +581,31 @@ def test_quality_stats_of_received_media() -> None:
     assert (stats["total_video_packets"], stats["total_video_packets_lost"]) == (1400, 70)
     assert stats["first_audio_packet_received"] == iso(7)  # 0 packets at 0 s
     assert stats["last_audio_packet_received"] == iso(35)
-    assert (stats["first_video_packet_received"], stats["last_video_packet_received"]) == (iso(7), iso(14))
+    assert (stats["first_video_packet_received"], stats["last_video_packet_received"]) == (
+        iso(7),
+        iso(14),
+    )
     assert stats["peer_ids"] == ["peer-1"]
     entry = msgspec.to_builtins(participant_entry(quality_stats("peer-1", intervals_of(audio))))
-    assert set(entry) == {"peer_id", "start", "end", "audio_stats", "video_stats", "average_quality",
-                          "audio_bandwidth", "video_bandwidth", "audio_packet_loss",
-                          "video_packet_loss"}
+    assert set(entry) == {
+        "peer_id",
+        "start",
+        "end",
+        "audio_stats",
+        "video_stats",
+        "average_quality",
+        "audio_bandwidth",
+        "video_bandwidth",
+        "audio_packet_loss",
+        "video_packet_loss",
+    }
 
 
 def test_packet_totals_run_across_a_gap() -> None:
-    samples = [sample(0, packets_received=0, packets_lost=0, jitter=0.01, concealment_events=0),
-               sample(60, packets_received=3000, packets_lost=30, jitter=0.01, concealment_events=0)]
+    samples = [
+        sample(0, packets_received=0, packets_lost=0, jitter=0.01, concealment_events=0),
+        sample(60, packets_received=3000, packets_lost=30, jitter=0.01, concealment_events=0),
+    ]
     stats = msgspec.to_builtins(quality_stats("p", intervals_of(samples)))
     assert stats["audio_stats"] == [] and stats["average_quality"] is None
     assert (stats["total_audio_packets"], stats["total_audio_packets_lost"]) == (3030, 30)
@@ -464,7 +613,11 @@ def test_packet_totals_run_across_a_gap() -> None:
 
 def test_no_samples_no_numbers() -> None:
     stats = msgspec.to_builtins(quality_stats("p", intervals_of([])))
-    assert stats["start"] is None and stats["audio_stats"] == [] and stats["total_audio_packets"] is None
+    assert (
+        stats["start"] is None
+        and stats["audio_stats"] == []
+        and stats["total_audio_packets"] is None
+    )
 
 
 # --------------------------------------------------------------------------
@@ -474,17 +627,39 @@ def test_no_samples_no_numbers() -> None:
 
 def call_samples() -> list[StatsSample]:
     """Two tracks with a reset, a gap, a muted stretch and a duplicate re-sent."""
-    audio = [audio_out(t, sent, lost, jitter=0.008 + 0.001 * (t % 3), round_trip_time=0.04)
-             for t, sent, lost in [(0, 0, 0), (7, 350, 2), (14, 700, 9), (21, 700, 9), (28, 40, 0),
-                                   (35, 390, 1), (70, 2100, 30), (77, 2450, 31)]]
-    camera = [video(t, int(t * 30), 1280 if t < 30 else 320, 30.0 - t / 10, sent=int(t * 120),
-                    lost=int(t), jitter=0.012) for t in range(0, 80, 7)]
+    audio = [
+        audio_out(t, sent, lost, jitter=0.008 + 0.001 * (t % 3), round_trip_time=0.04)
+        for t, sent, lost in [
+            (0, 0, 0),
+            (7, 350, 2),
+            (14, 700, 9),
+            (21, 700, 9),
+            (28, 40, 0),
+            (35, 390, 1),
+            (70, 2100, 30),
+            (77, 2450, 31),
+        ]
+    ]
+    camera = [
+        video(
+            t,
+            int(t * 30),
+            1280 if t < 30 else 320,
+            30.0 - t / 10,
+            sent=int(t * 120),
+            lost=int(t),
+            jitter=0.012,
+        )
+        for t in range(0, 80, 7)
+    ]
     return audio + camera + [audio[1], camera[3]]
 
 
 def full_report(samples: list[StatsSample]) -> tuple[Any, Any]:
     measured = intervals_of(samples)
-    return msgspec.to_builtins(peer_quality(measured)), msgspec.to_builtins(quality_stats("p", measured))
+    return msgspec.to_builtins(peer_quality(measured)), msgspec.to_builtins(
+        quality_stats("p", measured)
+    )
 
 
 @settings(max_examples=60, deadline=None)

@@ -20,7 +20,7 @@ from rtk_sessions.analytics.participants import (
     peer_lifecycle_events,
 )
 from rtk_sessions.analytics.peer_stats import fold_metadata, participant_peer_stats
-from rtk_sessions.analytics.quality_report import QualityStats
+from rtk_sessions.analytics.quality_stats import QualityStats
 from rtk_sessions.api.context import AppContext
 from rtk_sessions.api.envelope import READ_ERRORS, NotFound
 from rtk_sessions.api.params import page_of, sections_of

@@ -17,7 +17,8 @@ from rtk_sessions.analytics.peer_report import (
     report_peer_stats,
 )
 from rtk_sessions.analytics.peer_stats import fold_metadata
-from rtk_sessions.analytics.quality_report import PeerQuality, PeerQualityStats
+from rtk_sessions.analytics.quality_report import PeerQuality
+from rtk_sessions.analytics.quality_stats import PeerQualityStats
 from rtk_sessions.api.context import AppContext
 from rtk_sessions.api.envelope import READ_ERRORS, NotFound
 from rtk_sessions.api.params import sections_of

@@ -20,7 +20,8 @@ import msgspec
 
 from rtk_sessions.analytics.peer_report import CandidatePairs, candidate_pairs
 from rtk_sessions.analytics.quality import intervals_of
-from rtk_sessions.analytics.quality_report import participant_entry, peer_quality, quality_stats
+from rtk_sessions.analytics.quality_report import peer_quality
+from rtk_sessions.analytics.quality_stats import participant_entry, quality_stats
 from rtk_sessions.ingest.stored import stats_samples
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.participants import StoredStats
