@@ -506,7 +506,7 @@ def test_check_mmdb_file_names_the_file_and_the_problem(tmp_path, mmdb_files) ->
         assert str(path) in str(caught.value)
 
 
-def test_mmdb_end_to_end_through_participant_details(tmp_path, geoip_reset) -> None:
+def test_mmdb_end_to_end_through_participant_details_and_the_peer_report(tmp_path, geoip_reset) -> None:
     from rtk_sessions.ingest import enrich
     from tests.api.support import AppUnderTest, running_server
     from tests.factories import MIN, T0, peer_metadata, started, visit
@@ -525,6 +525,18 @@ def test_mmdb_end_to_end_through_participant_details(tmp_path, geoip_reset) -> N
             )
             server.clock.now_ms = T0 + 60 * MIN
             body = app.ok("/sessions/s1/participants/ann")
+            report = app.ok("/sessions/peer-report/ann")["data"]["participant"]
+    # the peer report: the AS number from the ASN database, in both of its shapes
+    assert report["peer_report"]["metadata"]["ip_information"] == {
+        "asn": {"asn": "AS15169", "name": "GOOGLE", "domain": None, "route": None, "type": None},
+        "city": "Mountain View",
+        "country": "US",
+        "ipv4": "8.8.8.8",
+        "org": "GOOGLE",
+        "region": "California",
+        "timezone": "America/Los_Angeles",
+    }
+    assert report["peer_stats"]["ip_information"]["asn"] == {"asn": "AS15169"}
     ip = body["data"]["participant"]["peer_stats"]["ip_information"]
     assert ip == {
         "city": "Mountain View",
