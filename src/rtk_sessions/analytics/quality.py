@@ -33,9 +33,9 @@ import msgspec
 from rtk_sessions.analytics.mos import emodel_mos, round_score, scores
 from rtk_sessions.analytics.tracks import (
     AUDIO_KINDS,
-    LIMITATIONS,
     columns_of,
     known,
+    limitation_columns,
     note_received,
     ssrc_key,
     steps,
@@ -170,8 +170,7 @@ def intervals_of(samples: Iterable[StatsSample], period_s: float = DEFAULT_PERIO
 def _measure(
     times: list[int], track: list[StatsSample], gap_ms: float
 ) -> tuple[Series, list[Skipped]]:
-    first = track[-1]
-    kind, direction, ssrc = first.kind, first.direction, first.ssrc
+    kind, direction, ssrc = track[0].kind, track[0].direction, track[0].ssrc
     producer = direction == "producer"
     sent, coded = ("sent", "encoded") if producer else ("received", "decoded")
     columns = columns_of(track)
@@ -239,7 +238,7 @@ def _measure(
             for skip, r, j, x in zip(unscorable, rtt, jitter, loss, strict=True)
         ]
         if kind in AUDIO_KINDS
-        else [None] * len(keep)
+        else unknown
     )
     jb_emitted = delta("jitter_buffer_emitted_count")
     limited = _limitation_steps(columns.get("quality_limitation_durations"), keep)
@@ -315,8 +314,13 @@ def _limitation_steps(
     cumulative durations, 4 decimals; ``None`` where a sample had none."""
     if durations is None or not known(durations):
         return [None] * len(keep)
-    parts = [[None if d is None else getattr(d, name) for d in durations] for name in LIMITATIONS]
     deltas = list(
-        zip(*([None if x is None else round(x, 4) for x in steps(p)] for p in parts), strict=True)
+        zip(
+            *(
+                [None if x is None else round(x, 4) for x in steps(part)]
+                for part in limitation_columns(durations)
+            ),
+            strict=True,
+        )
     )
     return [None if durations[i] is None or durations[i + 1] is None else deltas[i] for i in keep]

@@ -35,7 +35,7 @@ from rtk_sessions.analytics.quality_rows import (
     round4,
     rows_of,
 )
-from rtk_sessions.analytics.tracks import AUDIO_KINDS
+from rtk_sessions.analytics.tracks import AUDIO_KINDS, ssrc_key
 from rtk_sessions.clock import iso_ms
 
 __all__ = ["PeerQuality", "peer_quality", "percentile"]
@@ -289,6 +289,6 @@ def _skipped(measured: Measured) -> list[SkippedInterval]:
             reason=reason,
         )
         for start, end, kind, direction, ssrc, reason in sorted(
-            [*gaps, *resets], key=lambda g: (g[0], g[2], g[3], -1 if g[4] is None else g[4])
+            [*gaps, *resets], key=lambda g: (g[0], g[2], g[3], ssrc_key(g[4]))
         )
     ]

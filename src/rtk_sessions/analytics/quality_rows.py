@@ -155,8 +155,8 @@ class Timestamps(dict[int, str]):
         return text
 
 
-def round4(value: float | None, digits: int = 4) -> float | None:
-    return None if value is None else round(value, digits)
+def round4(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def whole(value: float | None) -> int | None:
@@ -171,8 +171,9 @@ def column(selection: Selection, name: str) -> list[Any]:
     """The named column of the selected intervals, in selection order."""
     values: list[Any] = []
     for series, indices in selection:
-        column = getattr(series, name)
-        values += column if len(indices) == len(column) else [column[i] for i in indices]
+        whole_column = getattr(series, name)
+        every = len(indices) == len(whole_column)
+        values += whole_column if every else [whole_column[i] for i in indices]
     return values
 
 

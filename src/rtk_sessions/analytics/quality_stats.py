@@ -87,13 +87,13 @@ def quality_stats(peer_id: str, measured: Measured) -> PeerQualityStats:
         average_quality=round4(mean(qualities)),
         audio_bandwidth=whole(mean(known_values(column(audio_rows, "bitrate")))),
         video_bandwidth=whole(mean(known_values(column(video_rows, "bitrate")))),
-        audio_packet_loss=loss_of(audio),
-        video_packet_loss=loss_of(video),
+        audio_packet_loss=_loss_of(audio),
+        video_packet_loss=_loss_of(video),
         peer_ids=[peer_id],
-        total_audio_packets=total(audio, "expected_packets"),
-        total_audio_packets_lost=total(audio, "packets_lost"),
-        total_video_packets=total(video, "expected_packets"),
-        total_video_packets_lost=total(video, "packets_lost"),
+        total_audio_packets=_total(audio, "expected_packets"),
+        total_audio_packets_lost=_total(audio, "packets_lost"),
+        total_video_packets=_total(video, "expected_packets"),
+        total_video_packets_lost=_total(video, "packets_lost"),
         first_audio_packet_received=iso_ms(audio_received[0]) if audio_received else None,
         last_audio_packet_received=iso_ms(audio_received[1]) if audio_received else None,
         first_video_packet_received=iso_ms(video_received[0]) if video_received else None,
@@ -106,14 +106,14 @@ def participant_entry(stats: PeerQualityStats) -> QualityStats:
     return QualityStats(**{name: getattr(stats, name) for name in QualityStats.__struct_fields__})
 
 
-def total(series: list[Series], name: str) -> int | None:
+def _total(series: list[Series], name: str) -> int | None:
     """Σ of a per-interval count over every measured interval (gaps included: the
     counters run on across them), ``None`` if no interval knows it."""
     known = [v for s in series for v in getattr(s, name) if v is not None]
     return sum(known) if known else None
 
 
-def loss_of(series: list[Series]) -> float | None:
+def _loss_of(series: list[Series]) -> float | None:
     """100 · Σlost / (Σreceived + Σlost) over every measured interval (gaps included)."""
     pairs = [
         (e, x)

@@ -166,12 +166,18 @@ def columns_of(track: list[StatsSample]) -> dict[str, tuple[Any, ...]]:
     return dict(zip(fields, zip(*map(_READERS[shape], track), strict=True), strict=True))
 
 
+def limitation_columns(durations: Sequence[Any]) -> list[list[float | None]]:
+    """The ``quality_limitation_durations`` column split into one column per reason
+    (:data:`LIMITATIONS` order); ``None`` where a sample had no durations."""
+    return [[None if d is None else getattr(d, name) for d in durations] for name in LIMITATIONS]
+
+
 def went_down(columns: dict[str, tuple[Any, ...]]) -> list[bool]:
     """Per interval: did any cumulative counter go down (a reset)?"""
-    counters = [columns[name] for name in RESET_COUNTERS if name in columns]
+    counters: list[Sequence[Any]] = [columns[name] for name in RESET_COUNTERS if name in columns]
     limits = columns.get("quality_limitation_durations")
     if limits is not None and known(limits):
-        counters += [[None if d is None else getattr(d, n) for d in limits] for n in LIMITATIONS]
+        counters += limitation_columns(limits)
     down = [False] * (len(columns["mid"]) - 1)
     for column in counters:
         missing = column.count(None)

@@ -167,14 +167,15 @@ def stats_payloads(conn: Connection, app_pk: int, peer_ids: list[str]) -> dict[s
     )
     for peer_id, payload, ts_ms, received_ms in rows:
         found[peer_id].append((payload, ts_ms, received_ms))
-    return {
-        peer_id: StoredStats(
-            version=(
-                len(rows_),
-                max((r[1] for r in rows_), default=0),
-                max((r[2] for r in rows_), default=0),
-            ),
-            payloads=[r[0] for r in rows_],
-        )
-        for peer_id, rows_ in found.items()
-    }
+    return {peer_id: _stored_stats(stored) for peer_id, stored in found.items()}
+
+
+def _stored_stats(stored: list[tuple[str, int, int]]) -> StoredStats:
+    """(payload, ts_ms, received_ms) rows as StoredStats; the version as stats_versions
+    computes it in SQL: (count, latest ts, latest arrival), (0, 0, 0) for none."""
+    if not stored:
+        return StoredStats(version=(0, 0, 0), payloads=[])
+    payloads, sample_times, arrivals = zip(*stored, strict=True)
+    return StoredStats(
+        version=(len(stored), max(sample_times), max(arrivals)), payloads=list(payloads)
+    )
