@@ -1,4 +1,4 @@
-"""Shared fixtures: real SQLite files, the real app on a real port, a controllable clock."""
+"""Shared fixtures: real databases (a SQLite file or a PostgreSQL schema each), the real app on a real port, a controllable clock."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from rtk_sessions.config import Settings
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.migrate import upgrade
 from rtk_sessions.store.tokens import create_token
+from tests.databases import BACKENDS, fresh_database_url, leftover_schemas
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ACCOUNT = "acc-1"
@@ -42,9 +43,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a PostgreSQL schema it created was not dropped."""
+    left = leftover_schemas()
+    if left:
+        session.config.get_terminal_writer().line(
+            f"FAILED: PostgreSQL test schemas left behind: {', '.join(left)}", red=True
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database kind of the test: every storage test runs on SQLite and PostgreSQL."""
+    return request.param
+
+
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'rtk.db'}"
+def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database of the test's own: a SQLite file or a PostgreSQL schema."""
+    with fresh_database_url(backend, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -83,6 +102,10 @@ class LiveServer:
     db: Database
     clock: TestClock
     token: str
+
+    @property
+    def backend(self) -> str:
+        return "sqlite" if self.db.is_sqlite else "postgres"
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token or self.token}"}

@@ -1,4 +1,5 @@
-"""The rtk-sessions command, run as a user runs it (a subprocess on a real SQLite file)."""
+"""The rtk-sessions command, run as a user runs it (a subprocess on a real database:
+a SQLite file, and a PostgreSQL schema)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,17 @@ CLI = str(Path(sys.executable).with_name("rtk-sessions"))
 
 
 @pytest.fixture
-def env(tmp_path):
-    return {
-        **os.environ,
-        "RTK_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "RTK_CONFIG_FILE": "",
-    }
+def env(database_url):
+    return {**os.environ, "RTK_DATABASE_URL": database_url, "RTK_CONFIG_FILE": ""}
+
+
+def active_grant(env, token):
+    db = Database(env["RTK_DATABASE_URL"])
+    try:
+        with db.read() as conn:
+            return find_active(conn, token)
+    finally:
+        db.dispose()
 
 
 def run(env, *args, check=True):
@@ -52,9 +58,7 @@ def test_token_create_prints_the_token_alone_on_the_last_line(env):
     )
     token = result.stdout.strip().splitlines()[-1]
     assert token.startswith("rtk_") and " " not in token
-    db = Database(env["RTK_DATABASE_URL"])
-    with db.read() as conn:
-        grant = find_active(conn, token)
+    grant = active_grant(env, token)
     assert grant is not None and grant.account_id == "acc" and grant.app_ids == ("a1",)
     assert grant.scopes == {"read", "ingest"}
     assert token not in result.stderr  # shown once, on stdout only
@@ -66,9 +70,7 @@ def test_token_list_and_revoke(env):
     listing = run(env, "token", "list").stdout
     assert token_id in listing and token not in listing
     run(env, "token", "revoke", token_id)
-    db = Database(env["RTK_DATABASE_URL"])
-    with db.read() as conn:
-        assert find_active(conn, token) is None
+    assert active_grant(env, token) is None
     again = run(env, "token", "revoke", token_id, check=False)
     assert again.returncode == 1 and "no active token" in again.stderr
 
@@ -115,9 +117,7 @@ def test_demo_loads_through_the_pipeline_prints_a_working_token_and_is_rerunnabl
     assert (
         "rejected 0" in first.stderr and "client.realtime_kit.sessions.get_sessions" in first.stderr
     )
-    db = Database(env["RTK_DATABASE_URL"])
-    with db.read() as conn:
-        grant = find_active(conn, token)
+    grant = active_grant(env, token)
     assert grant is not None and grant.account_id == "demo-account"
     assert grant.scopes == {"read", "ingest"}
     again = run(env, "demo", "--no-serve")

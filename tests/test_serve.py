@@ -31,10 +31,10 @@ def wait_healthy(base: str, process: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.mark.parametrize("server", ["granian", "uvicorn"])
-def test_serve_answers_ingest_and_reads(tmp_path, server):
+def test_serve_answers_ingest_and_reads(tmp_path, database_url, server):
     env = {
         **os.environ,
-        "RTK_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+        "RTK_DATABASE_URL": database_url,
         "RTK_SERVER": server,
     }
     created = subprocess.run(

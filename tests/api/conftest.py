@@ -1,4 +1,5 @@
-"""Fixtures of the HTTP API tests: real servers on free ports over real SQLite files.
+"""Fixtures of the HTTP API tests: real servers on free ports over real
+databases (SQLite and PostgreSQL: each module runs once per backend).
 
 Starting a server costs ~0.4 s, so most modules share one server per module
 (``server``) and isolate their tests by giving each its own app id
@@ -22,16 +23,16 @@ _app_ids = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[LiveServer]:
-    """One server for the whole module (isolate tests with ``app``)."""
-    with running_server(tmp_path_factory.mktemp("server")) as live_server:
+def server(backend: str, tmp_path_factory) -> Iterator[LiveServer]:
+    """One server per module and database backend (isolate tests with ``app``)."""
+    with running_server(backend, tmp_path_factory.mktemp("server")) as live_server:
         yield live_server
 
 
 @pytest.fixture(scope="module")
-def small_live(tmp_path_factory) -> Iterator[LiveServer]:
+def small_live(backend: str, tmp_path_factory) -> Iterator[LiveServer]:
     """A server that takes at most 5 events and 2048 bytes per ingest request."""
-    with running_server(tmp_path_factory.mktemp("small"), ingest_max_events=5,
+    with running_server(backend, tmp_path_factory.mktemp("small"), ingest_max_events=5,
                         ingest_max_bytes=2048) as live_server:
         yield live_server
 

@@ -22,15 +22,23 @@ from tests.conftest import (
     make_token,
     serve_in_thread,
 )
+from tests.databases import fresh_database_url
 from tests.factories import T0
 
 START_MS = T0  # 2026-01-01T00:00:00Z, the clock of every test unless it moves it
 
 
 @contextmanager
-def running_server(directory: Path, **settings: Any) -> Iterator[LiveServer]:
-    """A migrated SQLite file in ``directory``, served by uvicorn, with a read+ingest token."""
-    url = f"sqlite:///{directory / 'rtk.db'}"
+def running_server(backend: str, directory: Path, **settings: Any) -> Iterator[LiveServer]:
+    """A new migrated database of ``backend`` (a SQLite file in ``directory`` or a
+    PostgreSQL schema), served by uvicorn, with a read+ingest token."""
+    with fresh_database_url(backend, directory) as url:
+        with _serving(url, **settings) as server:
+            yield server
+
+
+@contextmanager
+def _serving(url: str, **settings: Any) -> Iterator[LiveServer]:
     db = Database(url)
     upgrade(db)
     clock = TestClock(START_MS)

@@ -49,8 +49,8 @@ class Tenants:
 
 
 @pytest.fixture(scope="module")
-def tenants(tmp_path_factory) -> Iterator[Tenants]:
-    with running_server(tmp_path_factory.mktemp("auth")) as server:
+def tenants(backend: str, tmp_path_factory) -> Iterator[Tenants]:
+    with running_server(backend, tmp_path_factory.mktemp("auth")) as server:
         db = server.db
         tokens = {
             "acc-1": server.token,

@@ -13,6 +13,7 @@ from rtk_sessions.app import create_app
 from rtk_sessions.config import Settings
 from rtk_sessions.store.database import Database
 from tests.conftest import TestClock, free_port, serve_in_thread
+from tests.databases import fresh_database_url
 from tests.factories import T0
 
 APP_PATH = "/accounts/{account_id}/realtime/kit/{app_id}"
@@ -36,9 +37,13 @@ QUERY_PARAMETERS = {
 
 
 @pytest.fixture(scope="module")
-def unmigrated(tmp_path_factory) -> Iterator[str]:
-    """The app over a database file that was never migrated (no schema at all)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('bare') / 'bare.db'}"
+def unmigrated(backend: str, tmp_path_factory) -> Iterator[str]:
+    """The app over a database that was never migrated (no schema at all)."""
+    with fresh_database_url(backend, tmp_path_factory.mktemp("bare")) as url:
+        yield from _serve_unmigrated(url)
+
+
+def _serve_unmigrated(url: str) -> Iterator[str]:
     db = Database(url)
     port = free_port()
     app = create_app(Settings(database_url=url), database=db, clock=TestClock(T0))

@@ -83,7 +83,7 @@ def test_without_the_cache_the_answers_are_the_same(app: AppUnderTest, tmp_path)
     ]
     app.ingest(events)
     cached = app.ok("/sessions/peer-report/p")["data"]
-    with running_server(tmp_path, quality_cache_mb=0) as uncached:
+    with running_server(app.server.backend, tmp_path, quality_cache_mb=0) as uncached:
         assert uncached.ingest(events).status_code == 200
         with uncached.client() as http:
             response = http.get(uncached.api() + "/sessions/peer-report/p")

@@ -506,13 +506,15 @@ def test_check_mmdb_file_names_the_file_and_the_problem(tmp_path, mmdb_files) ->
         assert str(path) in str(caught.value)
 
 
-def test_mmdb_end_to_end_through_participant_details_and_the_peer_report(tmp_path, geoip_reset) -> None:
+def test_mmdb_end_to_end_through_participant_details_and_the_peer_report(
+    backend, tmp_path, geoip_reset
+) -> None:
     from rtk_sessions.ingest import enrich
     from tests.api.support import AppUnderTest, running_server
     from tests.factories import MIN, T0, peer_metadata, started, visit
 
     city, asn = write_city_and_asn(tmp_path)
-    with running_server(tmp_path, geoip_mmdb=f"{city}, {asn}") as server:
+    with running_server(backend, tmp_path, geoip_mmdb=f"{city}, {asn}") as server:
         assert enrich._mmdb_paths == (str(city), str(asn))  # create_app passed them on
         with server.client() as http:
             app = AppUnderTest(server, "app-geo", http)

@@ -2,7 +2,8 @@
 
 ``rtk-sessions token create`` (its token is the last line of stdout), then
 ``rtk-sessions serve --host 127.0.0.1 --port <free>`` as a subprocess (granian,
-the default server) over a fresh SQLite file, then ``examples/basic`` plus a
+the default server) over a fresh SQLite file and again over a fresh PostgreSQL
+schema, then ``examples/basic`` plus a
 live session posted to ``/ingest/...``. The server's output goes to a log file
 that is attached to the report of any failing test in this directory.
 """
@@ -21,6 +22,8 @@ from typing import Any
 import httpx
 import pytest
 from harness import CLI, fail_with_log, last_line_token, start_server, stop
+
+from tests.databases import BACKENDS, fresh_database_url
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "basic"
@@ -268,14 +271,22 @@ class SdkServer:
     started: datetime  # "now" the live session's times are relative to
 
 
-@pytest.fixture(scope="session")
-def sdk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SdkServer]:
+@pytest.fixture(scope="session", params=BACKENDS)
+def sdk_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SdkServer]:
+    """The server over a new SQLite file, then over a new PostgreSQL schema."""
+    work = tmp_path_factory.mktemp(f"sdk-server-{request.param}")
+    with fresh_database_url(request.param, work) as url:
+        yield from _sdk_server(work, url)
+
+
+def _sdk_server(work: Path, database_url: str) -> Iterator[SdkServer]:
     global _server_log
-    work = tmp_path_factory.mktemp("sdk-server")
     log = work / "server.log"
     _server_log = log
     env = {k: v for k, v in os.environ.items() if not k.startswith("RTK_")}
-    env["RTK_DATABASE_URL"] = f"sqlite:///{work / 'rtk.db'}"
+    env["RTK_DATABASE_URL"] = database_url
 
     created = subprocess.run(
         [

@@ -1,4 +1,4 @@
-"""Derivation through the real ingest pipeline into real SQLite files.
+"""Derivation through the real ingest pipeline into real databases (SQLite and PostgreSQL).
 
 The property that matters: the derived state (every column of sessions,
 peers, meetings and the app's kept total) is the same for any arrival
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import itertools
 import random
-import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
@@ -20,41 +21,62 @@ from sqlalchemy import select
 
 from rtk_sessions.ingest.pipeline import ingest_items
 from rtk_sessions.store.database import Database
+from rtk_sessions.store.apps import find_app
 from rtk_sessions.store.migrate import upgrade
 from rtk_sessions.store.tables import apps, meetings, peers, sessions
+from tests.databases import fresh_database_url
 from tests.factories import MIN, SEC, T0, ended, joined, left, meeting, started, visit
 
-ACCOUNT, APP = "acc", "app"
+ACCOUNT = "acc"
 _counter = itertools.count()
 
 
+@dataclass(frozen=True)
+class Scratch:
+    """A new app in the module's database: every stored row belongs to one app, so each
+    scenario run is isolated without a new database per Hypothesis example."""
+
+    db: Database
+    app: str
+
+
 @pytest.fixture(scope="module")
-def template_db(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    db = Database(f"sqlite:///{path}")
-    upgrade(db)
-    db.dispose()
-    return path
+def shared_db(backend: str, tmp_path_factory) -> Iterator[Database]:
+    with fresh_database_url(backend, tmp_path_factory.mktemp("derivation")) as url:
+        db = Database(url)
+        upgrade(db)
+        yield db
+        db.dispose()
 
 
-def fresh_db(template: Path) -> Database:
-    path = template.parent / f"db-{next(_counter)}.db"
-    shutil.copy(template, path)
-    return Database(f"sqlite:///{path}")
+def fresh_app(db: Database) -> Scratch:
+    return Scratch(db, f"app-{next(_counter)}")
 
 
-def ingest(db: Database, events: list[dict], now_ms: int = T0 + 24 * 60 * MIN) -> None:
-    report = ingest_items(db, ACCOUNT, APP, [msgspec.json.encode(e) for e in events], now_ms)
+def ingest_raw(target: Scratch, items: list[bytes], now_ms: int = T0):
+    return ingest_items(target.db, ACCOUNT, target.app, items, now_ms)
+
+
+def ingest(target: Scratch, events: list[dict], now_ms: int = T0 + 24 * 60 * MIN) -> None:
+    report = ingest_raw(target, [msgspec.json.encode(e) for e in events], now_ms)
     assert report.rejected == []
 
 
-def derived_state(db: Database) -> dict:
-    with db.read() as conn:
+def rows_of(conn, table, target: Scratch):
+    """The app's rows of ``table``, without the app key (it differs between scratch apps)."""
+    app_pk = find_app(conn, ACCOUNT, target.app)
+    return conn.execute(select(table).where(table.c.app_pk == app_pk))
+
+
+def derived_state(target: Scratch) -> dict:
+    with target.db.read() as conn:
         return {
-            "sessions": sorted(tuple(r) for r in conn.execute(select(sessions))),
-            "peers": sorted(tuple(r) for r in conn.execute(select(peers))),
-            "meetings": sorted(tuple(r) for r in conn.execute(select(meetings))),
-            "listed": conn.execute(select(apps.c.listed_sessions)).scalar(),
+            name: sorted(tuple(r)[1:] for r in rows_of(conn, table, target))
+            for name, table in (("sessions", sessions), ("peers", peers), ("meetings", meetings))
+        } | {
+            "listed": conn.execute(
+                select(apps.c.listed_sessions).where(apps.c.app_id == target.app)
+            ).scalar()
         }
 
 
@@ -89,12 +111,12 @@ def rich_scenario() -> list[dict]:
     return events
 
 
-def test_rich_scenario_derives_the_documented_numbers(template_db):
-    db = fresh_db(template_db)
+def test_rich_scenario_derives_the_documented_numbers(shared_db):
+    db = fresh_app(shared_db)
     ingest(db, rich_scenario())
-    state = {row[1]: row for row in derived_state(db)["sessions"]}
-    with db.read() as conn:
-        rows = {r.session_id: r for r in conn.execute(select(sessions))}
+    state = {row[0]: row for row in derived_state(db)["sessions"]}
+    with db.db.read() as conn:
+        rows = {r.session_id: r for r in rows_of(conn, sessions, db)}
     s1, r1, s2, s3, s4 = (rows[k] for k in ("s1", "r1", "s2", "s3", "s4"))
     assert (s1.started_ms, s1.closed_ms, s1.ended_ms) == (T0, T0 + 25 * MIN, T0 + 25 * MIN)
     assert s1.peer_count == 4 and s1.open_peers == 0 and s1.max_concurrent == 3
@@ -117,9 +139,9 @@ def test_rich_scenario_derives_the_documented_numbers(template_db):
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.data())
-def test_same_state_for_any_order_batching_and_redelivery(template_db, data):
+def test_same_state_for_any_order_batching_and_redelivery(shared_db, data):
     events = rich_scenario()
-    reference = fresh_db(template_db)
+    reference = fresh_app(shared_db)
     ingest(reference, events)
     expected = derived_state(reference)
 
@@ -127,24 +149,24 @@ def test_same_state_for_any_order_batching_and_redelivery(template_db, data):
     redelivered = data.draw(st.lists(st.sampled_from(events), max_size=8), label="again")
     stream = list(shuffled) + redelivered
     cuts = sorted(data.draw(st.sets(st.integers(1, len(stream) - 1), max_size=6), label="cuts"))
-    db = fresh_db(template_db)
+    db = fresh_app(shared_db)
     for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=False):
         ingest(db, stream[start:end])
     assert derived_state(db) == expected
 
 
-def test_duplicate_batch_changes_nothing(template_db):
-    db = fresh_db(template_db)
+def test_duplicate_batch_changes_nothing(shared_db):
+    db = fresh_app(shared_db)
     items = [msgspec.json.encode(e) for e in rich_scenario()]
-    first = ingest_items(db, ACCOUNT, APP, items, T0)
+    first = ingest_raw(db, items, T0)
     before = derived_state(db)
-    second = ingest_items(db, ACCOUNT, APP, items, T0 + MIN)
+    second = ingest_raw(db, items, T0 + MIN)
     assert (first.accepted, first.duplicates) == (len(items), 0)
     assert (second.accepted, second.duplicates) == (0, len(items))
     assert derived_state(db) == before
 
 
-def test_late_and_conflicting_events_resolve_deterministically(template_db):
+def test_late_and_conflicting_events_resolve_deterministically(shared_db):
     """Two joins of one peer: the earliest wins (and its name); two leaves: the latest."""
     events = [
         started("s", "m", T0),
@@ -155,10 +177,10 @@ def test_late_and_conflicting_events_resolve_deterministically(template_db):
     ]
     results = set()
     for order in itertools.permutations(events):
-        db = fresh_db(template_db)
+        db = fresh_app(shared_db)
         ingest(db, list(order))
-        with db.read() as conn:
-            row = conn.execute(select(peers)).one()
+        with db.db.read() as conn:
+            row = rows_of(conn, peers, db).one()
         results.add((row.joined_ms, row.left_ms, row.display_name))
     assert results == {(T0 + 2 * SEC, T0 + 90 * SEC, "Early name")}
 
@@ -167,16 +189,16 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "basic" / "events.n
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_example_set_in_any_order_gives_the_same_state(template_db, seed):
+def test_example_set_in_any_order_gives_the_same_state(shared_db, seed):
     lines = EXAMPLE.read_bytes().splitlines()
-    reference = fresh_db(template_db)
-    assert ingest_items(reference, ACCOUNT, APP, lines, T0).accepted == len(lines)
+    reference = fresh_app(shared_db)
+    assert ingest_raw(reference, lines, T0).accepted == len(lines)
     rnd = random.Random(seed)
     rnd.shuffle(lines)
-    db = fresh_db(template_db)
+    db = fresh_app(shared_db)
     position = 0
     while position < len(lines):
         size = rnd.randint(1, 120)
-        ingest_items(db, ACCOUNT, APP, lines[position : position + size], T0)
+        ingest_raw(db, lines[position : position + size], T0)
         position += size
     assert derived_state(db) == derived_state(reference)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+import pytest
 from sqlalchemy import text
 
 from rtk_sessions.ingest.pipeline import ingest_items
@@ -13,6 +14,12 @@ PEER_EVENTS_QUERY = (
     "EXPLAIN QUERY PLAN SELECT type, payload FROM events WHERE app_pk = 1 AND peer_id = 'p7' "
     "AND type IN ('peer.metadata', 'peer.event') ORDER BY ts_ms, event_id"
 )
+
+
+@pytest.fixture(scope="module")
+def backend() -> str:
+    """SQLite only: these are SQLite's statistics (PostgreSQL's autovacuum keeps its own)."""
+    return "sqlite"
 
 
 def peer_events(count: int) -> list[bytes]:
