@@ -41,6 +41,7 @@ def ingest_items(
     if batch.events:
         with db.write() as conn:
             app_pk = ensure_app(db, conn, account_id, app_id, now_ms)
+            db.serialize_app_writes(conn, app_pk)
             accepted = write_batch(db, conn, app_pk, batch.events, now_ms)
         db.note_written(accepted)
     duplicates = len(batch.events) - accepted + batch.duplicates_in_batch

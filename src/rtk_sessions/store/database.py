@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -23,6 +23,8 @@ from sqlalchemy.pool import NullPool
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 ANALYZE_AFTER_EVENTS = 1_000
 ANALYZE_MIN_INTERVAL_S = 60.0
+# Namespace (first key) of the per-app advisory locks on PostgreSQL; any fixed 32-bit number.
+_PG_APP_WRITE_LOCKS = 0x72746B01
 IN_LIST_SIZE = 500  # ids per IN (...): well under SQLite's and PostgreSQL's parameter limits
 
 
@@ -85,6 +87,23 @@ class Database:
             with self.write() as conn:
                 conn.exec_driver_sql("PRAGMA analysis_limit=1000")
                 conn.exec_driver_sql("ANALYZE")
+
+    def serialize_app_writes(self, conn: Connection, app_pk: int) -> None:
+        """Make this write transaction the app's only writer until it ends.
+
+        Folding a batch into sessions and peers reads rows and writes them back,
+        so two transactions folding into the same session at once would each
+        miss the other's events. SQLite has one writer at a time anyway (``BEGIN
+        IMMEDIATE``). On PostgreSQL, where several processes write at once, a
+        transaction-scoped advisory lock per app makes writers of one app take
+        turns; other apps' writers and all readers go on. Taken before any row
+        of the app is read, released at commit or rollback.
+        """
+        if not self.is_sqlite:
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(:space, :app_pk)"),
+                {"space": _PG_APP_WRITE_LOCKS, "app_pk": app_pk},
+            )
 
     def insert(self, table: Any) -> Any:
         """An INSERT that supports ``on_conflict_do_*`` on this dialect."""

@@ -35,7 +35,9 @@ def current_revision(database: Database) -> str | None:
 def upgrade(database: Database) -> str | None:
     """Bring the schema to the newest revision; returns it. Safe to run concurrently."""
     config = _config()
-    with database.engine.begin() as conn:
+    # One migrator at a time: others wait, then find the schema at head. PostgreSQL:
+    # an advisory lock; SQLite: the write lock, taken up front by BEGIN IMMEDIATE.
+    with database.write() as conn:
         if not database.is_sqlite:
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
         config.attributes["connection"] = conn
