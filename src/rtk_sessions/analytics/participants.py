@@ -8,27 +8,25 @@ its breakout rooms into one row.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rtk_sessions.analytics.lifecycle import PeerSpan, effective_left_ms, peer_duration_ms
+
+if TYPE_CHECKING:  # only its fields are read here
+    from rtk_sessions.store.rows import PeerRow
 
 _EVENT_NAMESPACE = uuid.UUID("0f4b6a56-8a47-4c38-9d3f-6b2f4b3c9a11")
 
 
 @dataclass(frozen=True, slots=True)
 class ParticipantView:
-    """A peer as the API shows it; ``left_ms`` None while still in the call."""
+    """A peer as the API shows it at a moment: the stored peer (for a consolidated row,
+    the user's first peer) with its times as of then; ``left_ms`` None while in the call."""
 
-    peer_id: str
-    session_id: str
-    user_id: str | None
-    display_name: str | None
-    custom_participant_id: str | None
-    preset_name: str | None
-    preset_view_type: str | None
-    socket_session_id: str | None
+    peer: PeerRow
+    session_id: str  # the peer's session (for a consolidated row: the parent session)
     search_text: str
     joined_ms: int
     left_ms: int | None
@@ -39,21 +37,13 @@ class ParticipantView:
         return self.joined_ms if self.left_ms is None else max(self.left_ms, self.joined_ms)
 
 
-def participant_view(
-    peer: Mapping[str, Any], closed_ms: int | None, now_ms: int
-) -> ParticipantView:
-    """A stored peer row seen at ``now_ms`` in a session closed at ``closed_ms`` (or not)."""
-    span = PeerSpan(peer["peer_id"], peer["joined_ms"], peer["left_ms"])
+def participant_view(peer: PeerRow, closed_ms: int | None, now_ms: int) -> ParticipantView:
+    """A stored (joined) peer seen at ``now_ms`` in a session closed at ``closed_ms`` (or not)."""
+    span = PeerSpan(peer.peer_id, peer.joined_ms, peer.left_ms)  # type: ignore[arg-type]
     return ParticipantView(
-        peer_id=peer["peer_id"],
-        session_id=peer["session_id"],
-        user_id=peer["user_id"],
-        display_name=peer["display_name"],
-        custom_participant_id=peer["custom_participant_id"],
-        preset_name=peer["preset_name"],
-        preset_view_type=peer["preset_view_type"],
-        socket_session_id=peer["socket_session_id"],
-        search_text=peer.get("search_text") or "",
+        peer=peer,
+        session_id=peer.session_id,
+        search_text=peer.search_text,
         joined_ms=span.joined_ms,
         left_ms=effective_left_ms(span, closed_ms),
         duration_ms=peer_duration_ms(span, closed_ms, now_ms),
@@ -69,10 +59,10 @@ def consolidate(views: Iterable[ParticipantView], session_id: str) -> list[Parti
     """
     groups: dict[str, list[ParticipantView]] = {}
     for view in views:
-        groups.setdefault(view.user_id or f"peer:{view.peer_id}", []).append(view)
+        groups.setdefault(view.peer.user_id or f"peer:{view.peer.peer_id}", []).append(view)
     rows = []
     for members in groups.values():
-        members.sort(key=lambda v: (v.joined_ms, v.peer_id))
+        members.sort(key=lambda v: (v.joined_ms, v.peer.peer_id))
         still_in = any(v.left_ms is None for v in members)
         rows.append(
             replace(
@@ -83,34 +73,34 @@ def consolidate(views: Iterable[ParticipantView], session_id: str) -> list[Parti
                 duration_ms=sum(v.duration_ms for v in members),
             )
         )
-    rows.sort(key=lambda v: (v.joined_ms, v.peer_id))
+    rows.sort(key=lambda v: (v.joined_ms, v.peer.peer_id))
     return rows
 
 
-def peer_lifecycle_events(view: ParticipantView) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class PeerMoment:
+    """One of a peer's lifecycle events: its stable id, name, time and the peer's
+    participant-milliseconds at that time."""
+
+    id: str
+    name: str
+    at_ms: int
+    minutes_ms: int
+
+
+def peer_lifecycle_events(view: ParticipantView) -> list[PeerMoment]:
     """PEER_CREATED and PEER_JOINING at the join, PEER_LEAVING at the leave (if any).
 
     Ids are stable (derived from session, peer and event name), so repeated
-    reads return the same ids. ``minutes_consumed`` is the peer's minutes at
-    that event (0 on joining). Times are epoch ms; the API formats them.
+    reads return the same ids. The minutes are the peer's at that event (0 on
+    joining).
     """
 
-    def event(name: str, at_ms: int, minutes_ms: int) -> dict[str, Any]:
-        key = f"{view.session_id}/{view.peer_id}/{name}"
-        return {
-            "id": str(uuid.uuid5(_EVENT_NAMESPACE, key)),
-            "created_ms": at_ms,
-            "updated_ms": at_ms,
-            "event_name": name,
-            "minutes_ms": minutes_ms,
-            "participant_id": view.user_id,
-            "peer_id": view.peer_id,
-            "preset_view_type": view.preset_view_type,
-            "session_id": view.session_id,
-            "socket_session_id": view.socket_session_id,
-        }
+    def moment(name: str, at_ms: int, minutes_ms: int) -> PeerMoment:
+        key = f"{view.session_id}/{view.peer.peer_id}/{name}"
+        return PeerMoment(str(uuid.uuid5(_EVENT_NAMESPACE, key)), name, at_ms, minutes_ms)
 
-    events = [event("PEER_CREATED", view.joined_ms, 0), event("PEER_JOINING", view.joined_ms, 0)]
+    moments = [moment("PEER_CREATED", view.joined_ms, 0), moment("PEER_JOINING", view.joined_ms, 0)]
     if view.left_ms is not None:
-        events.append(event("PEER_LEAVING", view.left_ms, view.duration_ms))
-    return events
+        moments.append(moment("PEER_LEAVING", view.left_ms, view.duration_ms))
+    return moments

@@ -14,7 +14,7 @@ from litestar.handlers import BaseRouteHandler
 
 from rtk_sessions.api.context import context_of
 from rtk_sessions.api.envelope import AuthError
-from rtk_sessions.store.tokens import find_active
+from rtk_sessions.store.tokens import grant_for
 
 
 def presented_token(connection: ASGIConnection) -> tuple[str | None, str | None]:
@@ -39,8 +39,7 @@ async def token_guard(connection: ASGIConnection, route_handler: BaseRouteHandle
     if not token:
         raise AuthError(401, "no token presented")
     ctx = context_of(connection)
-    with ctx.db.read() as conn:
-        grant = find_active(conn, token)
+    grant = grant_for(ctx.db, token)
     if grant is None:
         raise AuthError(401, "unknown or revoked token")
     if grant.email and email is not None and not _same_email(grant.email, email):

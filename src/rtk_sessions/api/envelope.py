@@ -5,8 +5,9 @@
 - Auth errors: Cloudflare's ``{"success": false, "errors": [{"code": 10000, ...}],
   "messages": [], "result": null}`` with 401 or 403.
 
-Handlers raise typed exceptions (``BadParameter``, ``NotFound``, ...);
-nothing else builds an error body. An unexpected exception is logged with
+Handlers raise typed exceptions (``BadParameter``, ``NotFound``, ...), the
+store raises ``Missing`` for an unknown app, session or peer (404); nothing
+else builds an error body. An unexpected exception is logged with
 its traceback and answered with a plain 500 that leaks nothing.
 """
 
@@ -20,6 +21,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from rtk_sessions.store.apps import Missing
 
 log = logging.getLogger("rtk_sessions.api")
 
@@ -92,6 +95,11 @@ def error_response(status_code: int, message: str) -> Response[ErrorResponse]:
 
 def handle_api_error(_: Request, exc: ApiError) -> Response[ErrorResponse]:
     return error_response(exc.status_code, exc.message)
+
+
+def handle_missing(_: Request, exc: Missing) -> Response[ErrorResponse]:
+    """The store found no such app, session or peer: 404 with what is missing."""
+    return error_response(404, exc.message)
 
 
 def handle_auth_error(request: Request, exc: AuthError) -> Response[AuthErrorResponse]:
@@ -186,6 +194,7 @@ INGEST_ERRORS = error_responses(400, 401, 403, 413)
 
 EXCEPTION_HANDLERS = {
     ApiError: handle_api_error,
+    Missing: handle_missing,
     AuthError: handle_auth_error,
     ValidationException: handle_validation_error,
     HTTPException: handle_http_exception,

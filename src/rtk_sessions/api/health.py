@@ -6,10 +6,9 @@ import anyio
 import msgspec
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
-from sqlalchemy import text
 
 from rtk_sessions.api.context import AppContext
-from rtk_sessions.store.migrate import current_revision, head_revision
+from rtk_sessions.store.migrate import schema_revisions
 
 
 class Health(msgspec.Struct):
@@ -19,9 +18,7 @@ class Health(msgspec.Struct):
 
 def _readiness(ctx: AppContext) -> Health:
     try:
-        with ctx.db.read() as conn:
-            conn.execute(text("SELECT 1"))
-        current, head = current_revision(ctx.db), head_revision()
+        current, head = schema_revisions(ctx.db)
     except Exception as exc:  # noqa: BLE001 - readiness reports any failure
         return Health("unavailable", f"database unreachable: {type(exc).__name__}")
     if current != head:

@@ -20,7 +20,7 @@ from rtk_sessions.analytics.peer_stats import fold_metadata
 from rtk_sessions.analytics.quality_report import PeerQuality
 from rtk_sessions.analytics.quality_stats import PeerQualityStats
 from rtk_sessions.api.context import AppContext
-from rtk_sessions.api.envelope import READ_ERRORS, NotFound
+from rtk_sessions.api.envelope import READ_ERRORS
 from rtk_sessions.api.params import sections_of
 from rtk_sessions.api.participants import DETAIL_SECTIONS, Participant, render_participant
 from rtk_sessions.ingest.enrich import locate_ip, parse_user_agent
@@ -95,8 +95,6 @@ def _report(
     with_events: bool,
 ) -> PeerReportParticipant:
     stored = load_peer(ctx.db, account_id, app_id, peer_id)
-    if stored is None:
-        raise NotFound(f"peer {peer_id} not found")
     derived = ctx.quality_cache.derived(
         ctx.db,
         stored.app_pk,
@@ -108,14 +106,14 @@ def _report(
     metadata = fold_metadata(stored.metadata)
     browser = parse_user_agent(metadata.get("user_agent"))
     location = locate_ip(metadata.get("ip"))
-    view = participant_view(stored.row, stored.session_closed_ms, ctx.clock())
+    view = participant_view(stored.peer, stored.session_closed_ms, ctx.clock())
     report = PeerReport(
         metadata=report_metadata(
             metadata, stored.metadata, stored.events, derived.candidate_pairs, browser, location
         )
     )
     participant = PeerReportParticipant(
-        **render_participant(view, with_events), role=stored.row["role"], peer_report=report
+        **render_participant(view, with_events), role=stored.peer.role, peer_report=report
     )
     stats_sections = sections - {"quality_stats"}
     if stats_sections:

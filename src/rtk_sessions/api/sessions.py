@@ -17,11 +17,17 @@ from rtk_sessions.analytics.lifecycle import (
     to_minutes,
 )
 from rtk_sessions.api.context import AppContext
-from rtk_sessions.api.envelope import READ_ERRORS, NotFound
+from rtk_sessions.api.envelope import READ_ERRORS
 from rtk_sessions.api.params import page_of, participants_range, time_ms
 from rtk_sessions.clock import iso_ms
-from rtk_sessions.store.apps import find_app
-from rtk_sessions.store.sessions import SessionFilter, breakout_rooms, get_session, list_sessions
+from rtk_sessions.store.rows import SessionRow
+from rtk_sessions.store.sessions import (
+    SessionFilter,
+    SessionQuery,
+    SessionsPage,
+    session_with_rooms,
+    sessions_page,
+)
 
 SESSIONS_PER_PAGE = (20, 100)  # default, maximum
 
@@ -83,43 +89,52 @@ def paging_of(offset: int, shown: int, total: int) -> Paging:
 
 
 def render_session(
-    row: dict, app_id: str, ctx: AppContext, now_ms: int, rooms: list[Session]
+    row: SessionRow, app_id: str, ctx: AppContext, now_ms: int, rooms: list[Session]
 ) -> Session:
     session_status = status(
-        row["closed_ms"], row["tree_open_peers"], row["tree_quiet_since_ms"], now_ms, ctx.grace_ms
+        row.closed_ms, row.tree_open_peers, row.tree_quiet_since_ms, now_ms, ctx.grace_ms
     )
     minutes_ms = minutes_consumed_ms(
-        row["closed_peer_ms"], row["open_peers"], row["open_join_sum_ms"], now_ms
+        row.closed_peer_ms, row.open_peers, row.open_join_sum_ms, now_ms
     )
-    started = iso_ms(row["started_ms"]) or ""
+    started = iso_ms(row.started_ms) or ""
     return Session(
-        id=row["session_id"],
-        associated_id=row["meeting_id"] or "",
+        id=row.session_id,
+        associated_id=row.meeting_id or "",
         created_at=started,
-        live_participants=row["open_peers"],
-        max_concurrent_participants=row["max_concurrent"],
-        meeting_display_name=row["meeting_title"] or "",
+        live_participants=row.open_peers,
+        max_concurrent_participants=row.max_concurrent,
+        meeting_display_name=row.meeting_title or "",
         minutes_consumed=to_minutes(max(0, minutes_ms)),
         organization_id=app_id,
         started_at=started,
         status=session_status,  # type: ignore[arg-type]
-        type=row["session_type"],
-        updated_at=iso_ms(row["updated_ms"]) or started,
+        type=row.session_type,  # type: ignore[arg-type]
+        updated_at=iso_ms(row.updated_ms) or started,
         breakout_rooms=rooms,
-        ended_at=iso_ms(ended_at_ms(session_status, row["ended_ms"], row["tree_quiet_since_ms"])),
-        meta=msgspec.json.decode(row["meta"]) if row["meta"] else {},
-        parent_session_id=row["parent_session_id"],
+        ended_at=iso_ms(ended_at_ms(session_status, row.ended_ms, row.tree_quiet_since_ms)),
+        meta=msgspec.json.decode(row.meta) if row.meta else {},
+        parent_session_id=row.parent_session_id,
     )
 
 
-def _rooms_by_parent(
-    rows: list[dict], app_id: str, ctx: AppContext, now_ms: int
-) -> dict[str, list[Session]]:
-    rooms: dict[str, list[Session]] = {}
-    for row in rows:
-        room = render_session(row, app_id, ctx, now_ms, [])
-        rooms.setdefault(row["parent_session_id"], []).append(room)
-    return rooms
+def render_sessions(
+    found: SessionsPage, app_id: str, ctx: AppContext, now_ms: int
+) -> list[Session]:
+    """The page's sessions, each with its rooms."""
+    return [
+        render_session(
+            row,
+            app_id,
+            ctx,
+            now_ms,
+            [
+                render_session(room, app_id, ctx, now_ms, [])
+                for room in found.rooms.get(row.session_id, [])
+            ],
+        )
+        for row in found.sessions
+    ]
 
 
 class SessionsController(Controller):
@@ -172,31 +187,24 @@ class SessionsController(Controller):
             page_no, per_page, default=SESSIONS_PER_PAGE[0], maximum=SESSIONS_PER_PAGE[1]
         )
         min_peers, max_peers = participants_range(participants)
-        where = SessionFilter(
-            associated_id=associated_id,
-            start_ms=time_ms("start_time", start_time),
-            end_ms=time_ms("end_time", end_time),
-            status=status,
-            min_peers=min_peers,
-            max_peers=max_peers,
-            search=search or None,
+        query = SessionQuery(
+            where=SessionFilter(
+                associated_id=associated_id,
+                start_ms=time_ms("start_time", start_time),
+                end_ms=time_ms("end_time", end_time),
+                status=status,
+                min_peers=min_peers,
+                max_peers=max_peers,
+                search=search or None,
+            ),
+            sort_by=sort_by,
+            descending=sort_order == "DESC",
+            page=page,
         )
         now_ms = ctx.clock()
-        rows: list[dict] = []
-        room_rows: list[dict] = []
-        total = 0
-        with ctx.db.read() as conn:
-            app_pk = find_app(conn, account_id, app_id)
-            if app_pk is not None:
-                rows, total = list_sessions(
-                    conn, app_pk, where, sort_by, sort_order == "DESC", page, now_ms, ctx.grace_ms
-                )
-                room_rows = breakout_rooms(conn, app_pk, [r["session_id"] for r in rows])
-        rooms = _rooms_by_parent(room_rows, app_id, ctx, now_ms)
-        sessions = [
-            render_session(r, app_id, ctx, now_ms, rooms.get(r["session_id"], [])) for r in rows
-        ]
-        paging = paging_of(page.offset, len(sessions), total)
+        found = sessions_page(ctx.db, account_id, app_id, query, now_ms, ctx.grace_ms)
+        sessions = render_sessions(found, app_id, ctx, now_ms)
+        paging = paging_of(page.offset, len(sessions), found.total)
         return SessionListResponse(success=True, data=SessionList(sessions, paging), paging=paging)
 
     @get(
@@ -216,13 +224,9 @@ class SessionsController(Controller):
         ] = False,
     ) -> SessionDetailResponse:
         now_ms = ctx.clock()
-        with ctx.db.read() as conn:
-            app_pk = find_app(conn, account_id, app_id)
-            row = get_session(conn, app_pk, session_id) if app_pk is not None else None
-            if row is None:
-                raise NotFound(f"session {session_id} not found")
-            room_rows = breakout_rooms(conn, app_pk, [session_id]) if include_breakout_rooms else []
-        rooms = _rooms_by_parent(room_rows, app_id, ctx, now_ms).get(session_id, [])
-        session = render_session(row, app_id, ctx, now_ms, rooms)
+        found = session_with_rooms(
+            ctx.db, account_id, app_id, session_id, with_rooms=include_breakout_rooms
+        )
+        (session,) = render_sessions(found, app_id, ctx, now_ms)
         detail = SessionDetail(**msgspec.structs.asdict(session), session=session)
         return SessionDetailResponse(success=True, data=detail)

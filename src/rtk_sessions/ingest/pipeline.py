@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rtk_sessions.ingest.fold import fold_batch
 from rtk_sessions.ingest.normalize import Rejection, validate_items
-from rtk_sessions.store.apps import ensure_app
 from rtk_sessions.store.database import Database
-from rtk_sessions.store.writer import write_batch
+from rtk_sessions.store.writer import app_writer
 
 
 @dataclass(slots=True)
@@ -39,10 +39,8 @@ def ingest_items(
     batch = validate_items(items)  # type: ignore[arg-type]
     accepted = 0
     if batch.events:
-        with db.write() as conn:
-            app_pk = ensure_app(db, conn, account_id, app_id, now_ms)
-            db.serialize_app_writes(conn, app_pk)
-            accepted = write_batch(db, conn, app_pk, batch.events, now_ms)
+        with app_writer(db, account_id, app_id, now_ms) as writer:
+            accepted = fold_batch(writer, batch.events, now_ms)
         db.note_written(accepted)
     duplicates = len(batch.events) - accepted + batch.duplicates_in_batch
     return IngestReport(accepted=accepted, duplicates=duplicates, rejected=batch.rejected)

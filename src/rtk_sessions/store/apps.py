@@ -8,6 +8,15 @@ from rtk_sessions.store.database import Database
 from rtk_sessions.store.tables import apps
 
 
+class Missing(LookupError):
+    """What was asked for is not stored (for this app); the message says what (the API
+    answers 404 with it)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 def find_app(conn: Connection, account_id: str, app_id: str) -> int | None:
     """The app's internal key, or None if nothing was ever ingested for it."""
     return conn.execute(

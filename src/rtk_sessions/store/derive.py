@@ -13,7 +13,9 @@ the derived columns of all of them with ``analytics.lifecycle``:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from msgspec.structs import replace
 from sqlalchemy import Connection, bindparam, select, update
 
 from rtk_sessions.analytics.lifecycle import (
@@ -22,17 +24,19 @@ from rtk_sessions.analytics.lifecycle import (
     summarize_session,
     tree_aggregate,
 )
-from rtk_sessions.ingest.merge import Row
 from rtk_sessions.store.database import chunks
+from rtk_sessions.store.rows import PeerRow, SessionRow, row_of, select_rows
 from rtk_sessions.store.tables import apps, peers, sessions
+
+Params = dict[str, Any]  # bound parameters of an UPDATE; the session is ``b_session_id``
 
 
 @dataclass
 class LoadedState:
     """Session rows and their peers (by session, then peer id), as the batch sees them."""
 
-    sessions: dict[str, Row] = field(default_factory=dict)
-    peers: dict[str, dict[str, Row]] = field(default_factory=dict)
+    sessions: dict[str, SessionRow] = field(default_factory=dict)
+    peers: dict[str, dict[str, PeerRow]] = field(default_factory=dict)
 
 
 class SessionDeriver:
@@ -44,35 +48,43 @@ class SessionDeriver:
         state = state or LoadedState()
         wanted = sorted(set(session_ids) - set(state.sessions))
         for chunk in chunks(wanted):
-            for row in self.conn.execute(
-                select(sessions).where(
+            for found in self.conn.execute(
+                select_rows(SessionRow, sessions).where(
                     sessions.c.app_pk == self.app_pk, sessions.c.session_id.in_(chunk)
                 )
             ):
-                state.sessions[row.session_id] = dict(row._mapping)
-            for row in self.conn.execute(
-                select(peers).where(peers.c.app_pk == self.app_pk, peers.c.session_id.in_(chunk))
+                session = row_of(SessionRow, found)
+                state.sessions[session.session_id] = session
+            for found in self.conn.execute(
+                select_rows(PeerRow, peers).where(
+                    peers.c.app_pk == self.app_pk, peers.c.session_id.in_(chunk)
+                )
             ):
-                state.peers.setdefault(row.session_id, {})[row.peer_id] = dict(row._mapping)
+                peer = row_of(PeerRow, found)
+                state.peers.setdefault(peer.session_id, {})[peer.peer_id] = peer
         return state
 
     def derive(self, state: LoadedState, touched: set[str]) -> None:
         """Rewrite the derived columns of ``touched`` and of the sessions that depend on them."""
         for session_id in touched:
             row = state.sessions[session_id]
-            row["started_ms"] = _started_ms(row, state.peers.get(session_id, {}))
+            started = _started_ms(row, state.peers.get(session_id, {}))
+            state.sessions[session_id] = replace(row, started_ms=started)
         relinked = self._relink_meetings(state, touched)
         recompute = set(touched) | set(relinked)
         self.load(sorted(recompute), state)
         for session_id, superseded in relinked.items():
-            state.sessions[session_id]["superseded_ms"] = superseded
+            state.sessions[session_id] = replace(
+                state.sessions[session_id], superseded_ms=superseded
+            )
         listed_delta = 0
         updates = []
         for session_id in sorted(recompute):
-            row = state.sessions[session_id]
-            was_listed = bool(row.get("listed"))
-            updates.append(self._summarize(row, state.peers.get(session_id, {})))
-            listed_delta += int(bool(row["listed"])) - int(was_listed)
+            before = state.sessions[session_id]
+            after = _summarize(before, state.peers.get(session_id, {}))
+            state.sessions[session_id] = after
+            updates.append(_derived_params(after))
+            listed_delta += int(after.listed) - int(before.listed)
         self.update_sessions(updates)
         self._refresh_trees(state, recompute)
         if listed_delta:
@@ -85,7 +97,7 @@ class SessionDeriver:
     def _relink_meetings(self, state: LoadedState, touched: set[str]) -> dict[str, int | None]:
         """Each top-level session's ``superseded_ms``, for the touched and those that changed."""
         meeting_ids = sorted(
-            {state.sessions[s]["meeting_id"] for s in touched if state.sessions[s]["meeting_id"]}
+            {state.sessions[s].meeting_id for s in touched if state.sessions[s].meeting_id}
         )
         chain: dict[str, tuple[str, int | None, str | None, int | None]] = {}
         for chunk in chunks(meeting_ids):
@@ -106,50 +118,15 @@ class SessionDeriver:
                 )
         for session_id in touched:  # what this batch knows is newer than the table
             row = state.sessions[session_id]
-            stored = chain.get(session_id, (None, None, None, row.get("superseded_ms")))
-            chain[session_id] = (
-                row["meeting_id"],
-                row["started_ms"],
-                row["parent_session_id"],
-                stored[3],
-            )
+            stored = chain.get(session_id, (None, None, None, row.superseded_ms))
+            chain[session_id] = (row.meeting_id, row.started_ms, row.parent_session_id, stored[3])
         return {
             session_id: superseded
             for session_id, superseded in _successor_starts(chain).items()
             if chain[session_id][3] != superseded or session_id in touched
         }
 
-    def _summarize(self, row: Row, session_peers: dict[str, Row]) -> Row:
-        facts = SessionFacts(
-            start_event_ms=row["start_event_ms"],
-            end_event_ms=row["end_event_ms"],
-            end_reason=row["end_reason"],
-            superseded_ms=row.get("superseded_ms"),
-        )
-        spans = [
-            PeerSpan(p["peer_id"], p["joined_ms"], p["left_ms"])
-            for p in session_peers.values()
-            if p["joined_ms"] is not None
-        ]
-        summary = summarize_session(facts, spans)
-        derived = {
-            "started_ms": summary.started_ms,
-            "listed": summary.started_ms is not None and row["parent_session_id"] is None,
-            "superseded_ms": facts.superseded_ms,
-            "closed_ms": summary.closed_ms,
-            "peer_count": summary.peer_count,
-            "open_peers": summary.open_peers,
-            "open_join_sum_ms": summary.open_join_sum_ms,
-            "closed_peer_ms": summary.closed_peer_ms,
-            "max_concurrent": summary.max_concurrent,
-            "quiet_since_ms": summary.quiet_since_ms,
-            "ended_ms": summary.ended_ms,
-            "updated_ms": summary.updated_ms,
-        }
-        row.update(derived)
-        return {"b_session_id": row["session_id"], **derived}
-
-    def update_sessions(self, updates: list[Row]) -> None:
+    def update_sessions(self, updates: list[Params]) -> None:
         """Set columns of sessions; each row names its session as ``b_session_id``."""
         if updates:
             self.conn.execute(
@@ -164,9 +141,9 @@ class SessionDeriver:
         """Set tree_open_peers / tree_quiet_since_ms of each affected session (self + rooms)."""
         parents = set(recomputed)
         parents |= {
-            state.sessions[s]["parent_session_id"]
+            parent
             for s in recomputed
-            if state.sessions[s].get("parent_session_id")
+            if (parent := state.sessions[s].parent_session_id) is not None
         }
         own: dict[str, tuple[int, int | None]] = {}
         children: dict[str, list[tuple[int, int | None]]] = {p: [] for p in parents}
@@ -198,10 +175,60 @@ class SessionDeriver:
         self.update_sessions(updates)
 
 
-def _started_ms(row: Row, session_peers: dict[str, Row]) -> int | None:
-    times = [p["joined_ms"] for p in session_peers.values() if p["joined_ms"] is not None]
-    if row["start_event_ms"] is not None:
-        times.append(row["start_event_ms"])
+_DERIVED = (
+    "started_ms",
+    "listed",
+    "superseded_ms",
+    "closed_ms",
+    "peer_count",
+    "open_peers",
+    "open_join_sum_ms",
+    "closed_peer_ms",
+    "max_concurrent",
+    "quiet_since_ms",
+    "ended_ms",
+    "updated_ms",
+)
+
+
+def _summarize(row: SessionRow, session_peers: dict[str, PeerRow]) -> SessionRow:
+    """The session with its derived columns recomputed from its facts and peers."""
+    facts = SessionFacts(
+        start_event_ms=row.start_event_ms,
+        end_event_ms=row.end_event_ms,
+        end_reason=row.end_reason,
+        superseded_ms=row.superseded_ms,
+    )
+    spans = [
+        PeerSpan(p.peer_id, p.joined_ms, p.left_ms)
+        for p in session_peers.values()
+        if p.joined_ms is not None
+    ]
+    summary = summarize_session(facts, spans)
+    return replace(
+        row,
+        started_ms=summary.started_ms,
+        listed=summary.started_ms is not None and row.parent_session_id is None,
+        closed_ms=summary.closed_ms,
+        peer_count=summary.peer_count,
+        open_peers=summary.open_peers,
+        open_join_sum_ms=summary.open_join_sum_ms,
+        closed_peer_ms=summary.closed_peer_ms,
+        max_concurrent=summary.max_concurrent,
+        quiet_since_ms=summary.quiet_since_ms,
+        ended_ms=summary.ended_ms,
+        updated_ms=summary.updated_ms,
+    )
+
+
+def _derived_params(row: SessionRow) -> Params:
+    return {"b_session_id": row.session_id, **{c: getattr(row, c) for c in _DERIVED}}
+
+
+def _started_ms(row: SessionRow, session_peers: dict[str, PeerRow]) -> int | None:
+    times = [p.joined_ms for p in session_peers.values() if p.joined_ms is not None]
+    if row.start_event_ms is not None:
+        times.append(row.start_event_ms)
     return min(times) if times else None
 
 

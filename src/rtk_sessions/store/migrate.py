@@ -32,6 +32,14 @@ def current_revision(database: Database) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def schema_revisions(database: Database) -> tuple[str | None, str | None]:
+    """(the database's revision, the code's head), after a round trip to the database
+    (raises whatever the driver raises when it cannot be reached)."""
+    with database.read() as conn:
+        conn.execute(text("SELECT 1"))
+    return current_revision(database), head_revision()
+
+
 def upgrade(database: Database) -> str | None:
     """Bring the schema to the newest revision; returns it. Safe to run concurrently."""
     config = _config()

@@ -1,4 +1,9 @@
-"""Reading participants (peers) of a session, and the events stored about a peer."""
+"""Reading participants (peers) of a session, and the events stored about a peer.
+
+The API reads through :func:`participants_page` and :func:`load_participant`:
+each opens one read snapshot and answers with typed rows, or raises
+:class:`~rtk_sessions.store.apps.Missing`.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,15 @@ from typing import Any, Literal
 import msgspec
 from sqlalchemy import BigInteger, ColumnElement, Connection, case, func, literal, select
 
-from rtk_sessions.store.sessions import Page
+from rtk_sessions.analytics.participants import ParticipantView, consolidate, participant_view
+from rtk_sessions.store.apps import Missing
+from rtk_sessions.store.database import Database
+from rtk_sessions.store.rows import PeerRow, SessionRow, row_of, select_rows
+from rtk_sessions.store.sessions import Page, app_session, rooms_by_parent
 from rtk_sessions.store.tables import events, peers
 
 ParticipantSort = Literal["joinedAt", "duration"]
+StatsVersion = tuple[int, int, int]
 
 _joined = peers.c.joined_ms.is_not(None)
 
@@ -32,53 +42,137 @@ def duration_ms_expression(closed_ms: int | None, now_ms: int) -> ColumnElement[
     return case((until < peers.c.joined_ms, 0), else_=until - peers.c.joined_ms)
 
 
-def list_peers(
-    conn: Connection,
-    app_pk: int,
+@dataclass(frozen=True, slots=True)
+class ParticipantQuery:
+    """What a participants list asks for. ``consolidated``: one row per user over the
+    session and its breakout rooms, else one row per peer of the session."""
+
+    consolidated: bool = False
+    search: str | None = None
+    sort_by: ParticipantSort = "joinedAt"
+    descending: bool = False
+    page: Page = Page(0, 25)
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantsPage:
+    participants: list[ParticipantView]
+    total: int  # rows matching the search, on every page
+
+
+def participants_page(
+    db: Database,
+    account_id: str,
+    app_id: str,
     session_id: str,
-    *,
-    closed_ms: int | None,
-    search: str | None,
-    sort_by: ParticipantSort,
-    descending: bool,
-    page: Page,
+    query: ParticipantQuery,
     now_ms: int,
-) -> tuple[list[dict], int]:
-    """One page of the session's peers (who have joined) and how many match."""
-    conditions = [peers.c.app_pk == app_pk, peers.c.session_id == session_id, _joined]
-    if search:
-        conditions.append(peers.c.search_text.contains(search.casefold(), autoescape=True))
-    key = peers.c.joined_ms if sort_by == "joinedAt" else duration_ms_expression(closed_ms, now_ms)
-    order = (
-        [key.desc(), peers.c.peer_id.desc()] if descending else [key.asc(), peers.c.peer_id.asc()]
+) -> ParticipantsPage:
+    """One page of the session's participants as of ``now_ms`` (raises :class:`Missing`)."""
+    with db.read() as conn:
+        app_pk, session = app_session(conn, account_id, app_id, session_id)
+        if query.consolidated:
+            return _consolidated_page(conn, app_pk, session, query, now_ms)
+        return _peers_page(conn, app_pk, session, query, now_ms)
+
+
+def _peers_page(
+    conn: Connection, app_pk: int, session: SessionRow, query: ParticipantQuery, now_ms: int
+) -> ParticipantsPage:
+    """Searched, sorted and paged in SQL."""
+    conditions = [peers.c.app_pk == app_pk, peers.c.session_id == session.session_id, _joined]
+    if query.search:
+        conditions.append(peers.c.search_text.contains(query.search.casefold(), autoescape=True))
+    key = (
+        peers.c.joined_ms
+        if query.sort_by == "joinedAt"
+        else duration_ms_expression(session.closed_ms, now_ms)
     )
+    direction = (lambda c: c.desc()) if query.descending else (lambda c: c.asc())
     rows = conn.execute(
-        select(peers).where(*conditions).order_by(*order).offset(page.offset).limit(page.limit)
+        select_rows(PeerRow, peers)
+        .where(*conditions)
+        .order_by(direction(key), direction(peers.c.peer_id))
+        .offset(query.page.offset)
+        .limit(query.page.limit)
     )
+    views = [participant_view(row_of(PeerRow, r), session.closed_ms, now_ms) for r in rows]
     total = conn.execute(select(func.count()).select_from(peers).where(*conditions)).scalar_one()
-    return [dict(row._mapping) for row in rows], total
+    return ParticipantsPage(views, total)
 
 
-def peers_of_sessions(conn: Connection, app_pk: int, session_ids: Iterable[str]) -> list[dict]:
-    """Every joined peer of the given sessions (for the consolidated view)."""
+def _consolidated_page(
+    conn: Connection, app_pk: int, session: SessionRow, query: ParticipantQuery, now_ms: int
+) -> ParticipantsPage:
+    """Folded per user in Python (a user's rows span the session and its rooms, each
+    closed at its own time), then searched, sorted and paged here."""
+    rooms = rooms_by_parent(conn, app_pk, [session.session_id]).get(session.session_id, [])
+    closed = {s.session_id: s.closed_ms for s in [session, *rooms]}
     rows = conn.execute(
-        select(peers).where(
-            peers.c.app_pk == app_pk, peers.c.session_id.in_(list(session_ids)), _joined
+        select_rows(PeerRow, peers).where(
+            peers.c.app_pk == app_pk, peers.c.session_id.in_(list(closed)), _joined
         )
     )
-    return [dict(row._mapping) for row in rows]
+    views = [
+        participant_view(peer, closed[peer.session_id], now_ms)
+        for peer in (row_of(PeerRow, r) for r in rows)
+    ]
+    found = consolidate(views, session.session_id)
+    if query.search:
+        needle = query.search.casefold()
+        found = [v for v in found if needle in v.search_text]
+    if query.sort_by == "joinedAt":
+        found.sort(key=lambda v: (v.joined_ms, v.peer.peer_id), reverse=query.descending)
+    else:
+        found.sort(key=lambda v: (v.duration_ms, v.peer.peer_id), reverse=query.descending)
+    page = query.page
+    return ParticipantsPage(found[page.offset : page.offset + page.limit], len(found))
 
 
-def get_peer(conn: Connection, app_pk: int, session_id: str, peer_id: str) -> dict | None:
-    row = conn.execute(
-        select(peers).where(
-            peers.c.app_pk == app_pk,
-            peers.c.session_id == session_id,
-            peers.c.peer_id == peer_id,
-            _joined,
-        )
-    ).first()
-    return dict(row._mapping) if row else None
+@dataclass(frozen=True, slots=True)
+class StoredParticipant:
+    """A participant as stored, for its details: the app key, its session, the peer, the
+    decoded ``peer.metadata`` and ``peer.event`` payloads about it in time order, and (when
+    asked for) the stats version of each peer of its user in the session, in join order."""
+
+    app_pk: int
+    session: SessionRow
+    peer: PeerRow
+    metadata: list[dict]
+    events: list[dict]
+    user_stats_versions: dict[str, StatsVersion]
+
+
+def load_participant(
+    db: Database,
+    account_id: str,
+    app_id: str,
+    session_id: str,
+    peer_id: str,
+    *,
+    with_stats_versions: bool,
+) -> StoredParticipant:
+    """One participant of a session, in one snapshot (raises :class:`Missing`)."""
+    with db.read() as conn:
+        app_pk, session = app_session(conn, account_id, app_id, session_id)
+        found = conn.execute(
+            select_rows(PeerRow, peers).where(
+                peers.c.app_pk == app_pk,
+                peers.c.session_id == session_id,
+                peers.c.peer_id == peer_id,
+                _joined,
+            )
+        ).first()
+        if found is None:
+            raise Missing(f"participant {peer_id} not found in session {session_id}")
+        peer = row_of(PeerRow, found)
+        stored = peer_event_payloads(conn, app_pk, peer_id, ["peer.metadata", "peer.event"])
+        versions = {}
+        if with_stats_versions:
+            versions = stats_versions(conn, app_pk, _peers_of_user(conn, app_pk, peer))
+    return StoredParticipant(
+        app_pk, session, peer, stored["peer.metadata"], stored["peer.event"], versions
+    )
 
 
 def peer_event_payloads(
@@ -97,29 +191,29 @@ def peer_event_payloads(
     return found
 
 
-def find_peer(conn: Connection, app_pk: int, peer_id: str) -> dict | None:
+def find_peer(conn: Connection, app_pk: int, peer_id: str) -> PeerRow | None:
     """The joined peer with this id, in whichever session it is (peer ids are unique per
     app; if a client reused one, its earliest join)."""
     row = conn.execute(
-        select(peers)
+        select_rows(PeerRow, peers)
         .where(peers.c.app_pk == app_pk, peers.c.peer_id == peer_id, _joined)
         .order_by(peers.c.joined_ms, peers.c.session_id)
         .limit(1)
     ).first()
-    return dict(row._mapping) if row else None
+    return row_of(PeerRow, row) if row else None
 
 
-def peers_of_user(conn: Connection, app_pk: int, session_id: str, peer: dict) -> list[str]:
-    """Ids of the peers of ``peer``'s user in the session, in join order (just ``peer``'s
+def _peers_of_user(conn: Connection, app_pk: int, peer: PeerRow) -> list[str]:
+    """Ids of the peers of ``peer``'s user in its session, in join order (just ``peer``'s
     own id when it has no user id)."""
-    if peer["user_id"] is None:
-        return [peer["peer_id"]]
+    if peer.user_id is None:
+        return [peer.peer_id]
     rows = conn.execute(
         select(peers.c.peer_id)
         .where(
             peers.c.app_pk == app_pk,
-            peers.c.session_id == session_id,
-            peers.c.user_id == peer["user_id"],
+            peers.c.session_id == peer.session_id,
+            peers.c.user_id == peer.user_id,
             _joined,
         )
         .order_by(peers.c.joined_ms, peers.c.peer_id)
@@ -132,13 +226,11 @@ class StoredStats:
     """A peer's stored ``peer.stats`` events: their JSON text, and a version that changes
     whenever the set of events does (how many, the latest sample time, the latest arrival)."""
 
-    version: tuple[int, int, int]
+    version: StatsVersion
     payloads: list[str]
 
 
-def stats_versions(
-    conn: Connection, app_pk: int, peer_ids: list[str]
-) -> dict[str, tuple[int, int, int]]:
+def stats_versions(conn: Connection, app_pk: int, peer_ids: list[str]) -> dict[str, StatsVersion]:
     """The version of each peer's stored stats (see :class:`StoredStats`); no events: (0, 0, 0)."""
     rows = conn.execute(
         select(

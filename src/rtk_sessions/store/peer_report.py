@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rtk_sessions.store.apps import find_app
+from rtk_sessions.store.apps import Missing, find_app
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.participants import (
+    StatsVersion,
     StoredStats,
     find_peer,
     peer_event_payloads,
     stats_payloads,
     stats_versions,
 )
-from rtk_sessions.store.sessions import get_session
+from rtk_sessions.store.rows import PeerRow, SessionRow, row_of, select_rows
+from rtk_sessions.store.tables import sessions
 
 
 @dataclass(frozen=True, slots=True)
 class StoredPeer:
-    """A peer as stored: its row, its session's forced end, the events about it.
+    """A peer as stored: the peer, its session's forced end, the events about it.
 
     ``metadata`` and ``events`` are the decoded ``peer.metadata`` / ``peer.event``
     payloads in time order; ``stats_version`` the version of its ``peer.stats``
@@ -27,27 +29,31 @@ class StoredPeer:
     """
 
     app_pk: int
-    row: dict
+    peer: PeerRow
     session_closed_ms: int | None
     metadata: list[dict]
     events: list[dict]
-    stats_version: tuple[int, int, int]
+    stats_version: StatsVersion
 
 
-def load_peer(db: Database, account_id: str, app_id: str, peer_id: str) -> StoredPeer | None:
-    """The peer ``peer_id`` of the app, or None if the app has no such (joined) peer."""
+def load_peer(db: Database, account_id: str, app_id: str, peer_id: str) -> StoredPeer:
+    """The (joined) peer ``peer_id`` of the app, in whichever session (raises :class:`Missing`)."""
     with db.read() as conn:
         app_pk = find_app(conn, account_id, app_id)
         peer = find_peer(conn, app_pk, peer_id) if app_pk is not None else None
         if app_pk is None or peer is None:
-            return None
-        session = get_session(conn, app_pk, peer["session_id"])
+            raise Missing(f"peer {peer_id} not found")
+        session = conn.execute(
+            select_rows(SessionRow, sessions).where(
+                sessions.c.app_pk == app_pk, sessions.c.session_id == peer.session_id
+            )
+        ).first()
         stored = peer_event_payloads(conn, app_pk, peer_id, ["peer.metadata", "peer.event"])
         version = stats_versions(conn, app_pk, [peer_id])[peer_id]
     return StoredPeer(
         app_pk=app_pk,
-        row=peer,
-        session_closed_ms=session["closed_ms"] if session else None,
+        peer=peer,
+        session_closed_ms=row_of(SessionRow, session).closed_ms if session else None,
         metadata=stored["peer.metadata"],
         events=stored["peer.event"],
         stats_version=version,

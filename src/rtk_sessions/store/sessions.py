@@ -1,4 +1,4 @@
-"""Reading sessions: the list (filters, sorts, paging) and one session.
+"""Reading sessions: the list (filters, sorts, paging) and one session, with their rooms.
 
 Status and the minutes of a live session depend on the clock, so they are
 SQL expressions over the stored aggregates and "now" (the same rules as
@@ -14,6 +14,9 @@ from typing import Literal
 
 from sqlalchemy import BigInteger, ColumnElement, Connection, and_, func, literal, or_, select, true
 
+from rtk_sessions.store.apps import Missing, find_app
+from rtk_sessions.store.database import Database
+from rtk_sessions.store.rows import SessionRow, row_of, select_rows
 from rtk_sessions.store.tables import apps, sessions
 
 SortBy = Literal["createdAt", "minutesConsumed"]
@@ -72,30 +75,91 @@ def minutes_ms_expression(now_ms: int) -> ColumnElement[int]:
     )
 
 
-def list_sessions(
-    conn: Connection,
-    app_pk: int,
-    where: SessionFilter,
-    sort_by: SortBy,
-    descending: bool,
-    page: Page,
-    now_ms: int,
-    grace_ms: int,
-) -> tuple[list[dict], int]:
-    """One page of top-level sessions and the total matching the filter."""
+@dataclass(frozen=True, slots=True)
+class SessionQuery:
+    """What a sessions list asks for: the filter, the order, the page."""
+
+    where: SessionFilter
+    sort_by: SortBy = "createdAt"
+    descending: bool = True
+    page: Page = Page(0, 20)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionsPage:
+    """Sessions, the breakout rooms of each (started ones, by parent id, in start order)
+    and how many sessions match in all."""
+
+    sessions: list[SessionRow]
+    rooms: dict[str, list[SessionRow]]
+    total: int
+
+
+def sessions_page(
+    db: Database, account_id: str, app_id: str, query: SessionQuery, now_ms: int, grace_ms: int
+) -> SessionsPage:
+    """One page of the app's top-level sessions with their rooms (an unknown app has none)."""
+    with db.read() as conn:
+        app_pk = find_app(conn, account_id, app_id)
+        if app_pk is None:
+            return SessionsPage([], {}, 0)
+        found, total = _list_sessions(conn, app_pk, query, now_ms, grace_ms)
+        rooms = rooms_by_parent(conn, app_pk, [s.session_id for s in found])
+    return SessionsPage(found, rooms, total)
+
+
+def session_with_rooms(
+    db: Database, account_id: str, app_id: str, session_id: str, *, with_rooms: bool
+) -> SessionsPage:
+    """The one session (raises :class:`Missing`), with its rooms if asked for."""
+    with db.read() as conn:
+        app_pk, session = app_session(conn, account_id, app_id, session_id)
+        rooms = rooms_by_parent(conn, app_pk, [session_id]) if with_rooms else {}
+    return SessionsPage([session], rooms, 1)
+
+
+def app_session(
+    conn: Connection, account_id: str, app_id: str, session_id: str
+) -> tuple[int, SessionRow]:
+    """The app's key and its started session ``session_id``; else :class:`Missing`.
+
+    A session known only from stray events (nothing says when it started) is not one yet.
+    """
+    app_pk = find_app(conn, account_id, app_id)
+    found = None
+    if app_pk is not None:
+        found = conn.execute(
+            select_rows(SessionRow, sessions).where(
+                sessions.c.app_pk == app_pk,
+                sessions.c.session_id == session_id,
+                sessions.c.started_ms.is_not(None),
+            )
+        ).first()
+    if app_pk is None or found is None:
+        raise Missing(f"session {session_id} not found")
+    return app_pk, row_of(SessionRow, found)
+
+
+def _list_sessions(
+    conn: Connection, app_pk: int, query: SessionQuery, now_ms: int, grace_ms: int
+) -> tuple[list[SessionRow], int]:
     conditions = [sessions.c.app_pk == app_pk, sessions.c.listed == true()]
-    conditions += _filter_conditions(where, now_ms, grace_ms)
-    key = sessions.c.started_ms if sort_by == "createdAt" else minutes_ms_expression(now_ms)
+    conditions += _filter_conditions(query.where, now_ms, grace_ms)
+    key = sessions.c.started_ms if query.sort_by == "createdAt" else minutes_ms_expression(now_ms)
     order = (
         [key.desc(), sessions.c.session_id.desc()]
-        if descending
+        if query.descending
         else [key.asc(), sessions.c.session_id.asc()]
     )
     rows = conn.execute(
-        select(sessions).where(*conditions).order_by(*order).offset(page.offset).limit(page.limit)
+        select_rows(SessionRow, sessions)
+        .where(*conditions)
+        .order_by(*order)
+        .offset(query.page.offset)
+        .limit(query.page.limit)
     )
-    found = [dict(row._mapping) for row in rows]
-    return found, _total(conn, app_pk, where, conditions)
+    found = [row_of(SessionRow, row) for row in rows]
+    return found, _total(conn, app_pk, query.where, conditions)
 
 
 def _filter_conditions(where: SessionFilter, now_ms: int, grace_ms: int) -> list:
@@ -127,24 +191,15 @@ def _total(conn: Connection, app_pk: int, where: SessionFilter, conditions: list
     return total or 0
 
 
-def get_session(conn: Connection, app_pk: int, session_id: str) -> dict | None:
-    """A session that has started (a row known only from stray events is not one yet)."""
-    row = conn.execute(
-        select(sessions).where(
-            sessions.c.app_pk == app_pk,
-            sessions.c.session_id == session_id,
-            sessions.c.started_ms.is_not(None),
-        )
-    ).first()
-    return dict(row._mapping) if row else None
-
-
-def breakout_rooms(conn: Connection, app_pk: int, parent_session_ids: list[str]) -> list[dict]:
-    """Started child sessions of the given parents, in start order."""
+def rooms_by_parent(
+    conn: Connection, app_pk: int, parent_session_ids: list[str]
+) -> dict[str, list[SessionRow]]:
+    """Started child sessions of the given parents, by parent, in start order."""
+    rooms: dict[str, list[SessionRow]] = {}
     if not parent_session_ids:
-        return []
+        return rooms
     rows = conn.execute(
-        select(sessions)
+        select_rows(SessionRow, sessions)
         .where(
             sessions.c.app_pk == app_pk,
             sessions.c.parent_session_id.in_(parent_session_ids),
@@ -152,4 +207,7 @@ def breakout_rooms(conn: Connection, app_pk: int, parent_session_ids: list[str])
         )
         .order_by(sessions.c.started_ms, sessions.c.session_id)
     )
-    return [dict(row._mapping) for row in rows]
+    for row in rows:
+        room = row_of(SessionRow, row)
+        rooms.setdefault(room.parent_session_id, []).append(room)  # type: ignore[arg-type]
+    return rooms

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select, update
 
+from rtk_sessions.store.database import Database
 from rtk_sessions.store.tables import api_tokens
 
 SCOPES = ("read", "ingest")
@@ -83,6 +84,12 @@ def find_active(conn: Connection, token: str) -> TokenGrant | None:
         )
     ).first()
     return _grant(row) if row else None
+
+
+def grant_for(db: Database, token: str) -> TokenGrant | None:
+    """:func:`find_active` in a read snapshot of its own (what a request's auth check does)."""
+    with db.read() as conn:
+        return find_active(conn, token)
 
 
 def find_by_id(conn: Connection, token_id: str) -> TokenGrant | None:
