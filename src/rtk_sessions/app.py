@@ -21,7 +21,7 @@ from rtk_sessions.api.sessions import SessionsController
 from rtk_sessions.clock import Clock, system_clock
 from rtk_sessions.config import Settings
 from rtk_sessions.ingest.enrich import configure_geoip
-from rtk_sessions.store.database import Database
+from rtk_sessions.store.database import Database, database_for
 
 APP_PATH = "/accounts/{account_id:str}/realtime/kit/{app_id:str}"
 SDK_PREFIX = "/client/v4"
@@ -66,7 +66,7 @@ def create_app(
 ) -> Litestar:
     """The app over ``database`` (opened from settings if None); ``clock`` is "now" in ms."""
     configure_geoip(settings.geoip, settings.geoip_mmdb_paths)
-    db = database or Database(settings.database_url)
+    db = database or database_for(settings)
     ctx = AppContext(
         db=db,
         settings=settings,

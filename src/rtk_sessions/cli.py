@@ -18,7 +18,7 @@ from rtk_sessions.config import Settings, load_settings
 from rtk_sessions.ingest.files import file_size, read_chunks
 from rtk_sessions.ingest.pipeline import IngestReport, ingest_items
 from rtk_sessions.store import tokens
-from rtk_sessions.store.database import Database
+from rtk_sessions.store.database import Database, database_for
 from rtk_sessions.store.migrate import upgrade
 
 app = typer.Typer(
@@ -42,7 +42,7 @@ def _settings(**overrides: object) -> Settings:
 
 
 def _database(settings: Settings) -> Database:
-    database = Database(settings.database_url)
+    database = database_for(settings)
     upgrade(database)
     return database
 
@@ -51,7 +51,7 @@ def _database(settings: Settings) -> Database:
 def migrate() -> None:
     """Create or upgrade the database schema to the newest revision."""
     settings = _settings()
-    revision = upgrade(Database(settings.database_url))
+    revision = upgrade(database_for(settings))
     err.print(f"schema at revision {revision}")
 
 

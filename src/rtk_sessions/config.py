@@ -33,6 +33,20 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the database. SQLite (WAL) by default; "
         "postgresql+psycopg://user@host/db for PostgreSQL.",
     )
+    db_pool_size: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="PostgreSQL: connections each server process keeps open. Replicas x "
+        "workers x (pool size + overflow) must stay under the server's max_connections.",
+    )
+    db_max_overflow: int = Field(
+        5,
+        ge=0,
+        le=1000,
+        description="PostgreSQL: extra connections a process may open under load, closed "
+        "again when idle.",
+    )
     host: str = Field("127.0.0.1", description="Address `serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
     server: Literal["granian", "uvicorn"] = Field(

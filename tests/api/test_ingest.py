@@ -126,6 +126,21 @@ def test_partially_valid_batch_stores_the_valid_events(app: AppUnderTest) -> Non
     assert app.session("s1")["status"] == "LIVE"
 
 
+def test_nul_characters_are_rejected_on_every_database(app: AppUnderTest) -> None:
+    """PostgreSQL cannot store U+0000 in text; SQLite could, but the same event must get
+    the same answer on both. A backslash followed by ``u0000`` is just text."""
+    nul_name = joined("s1", "a", T0 + MIN, display_name="Ann\x00")
+    nul_key = {**peer_event("b", T0, "tab_hidden"), "metadata": {"x": ["ok", "bad\x00"]}}
+    literal = joined("s1", "b", T0 + 2 * MIN, display_name="C:\\u0000")
+    got = report(post(app, as_json([started("s1", "m1", T0), nul_name, nul_key, literal])))
+    assert got["accepted"] == 2
+    assert [(r["index"], r["error"]) for r in got["rejected"]] == [
+        (1, "text must not contain NUL (\\u0000) characters - at `$.display_name`"),
+        (2, "text must not contain NUL (\\u0000) characters - at `$.metadata.x[1]`"),
+    ]
+    assert [p["display_name"] for p in app.participants("s1")] == ["C:\\u0000"]
+
+
 def test_rejections_in_ndjson_carry_the_line_index(app: AppUnderTest) -> None:
     lines = [json.dumps(SCENARIO[0]).encode(), b"{not json", json.dumps(SCENARIO[1]).encode(),
              b"[1, 2]"]

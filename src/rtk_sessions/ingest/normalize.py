@@ -140,7 +140,7 @@ def _validate_one(raw: bytes) -> NormalizedEvent | str:
         return _explain(str(exc), raw)
     except _UNREADABLE as exc:
         return f"not valid JSON: {_reason(exc)}"
-    problem = _naive_timestamp(event)
+    problem = _naive_timestamp(event) or _nul_character(raw)
     if problem:
         return problem
     return NormalizedEvent(
@@ -161,6 +161,34 @@ def _naive_timestamp(event: Event) -> str | None:
         for i, sample in enumerate(event.samples):
             if _is_naive(sample.ts):
                 return f"ts must carry a UTC offset - at `$.samples[{i}].ts`"
+    return None
+
+
+def _nul_character(raw: bytes) -> str | None:
+    """NUL (U+0000) cannot be stored in PostgreSQL text, so no database takes it: the
+    same event must not be accepted on SQLite and fail on PostgreSQL. Only events whose
+    JSON spells ``\u0000`` are decoded again to find where."""
+    if b"\\u0000" not in raw:
+        return None
+    path = _path_of_nul(_ANY.decode(raw), "$")
+    return f"text must not contain NUL (\\u0000) characters - at `{path}`" if path else None
+
+
+def _path_of_nul(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return path
+            found = _path_of_nul(item, f"{path}.{key}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _path_of_nul(item, f"{path}[{i}]")
+            if found:
+                return found
     return None
 
 

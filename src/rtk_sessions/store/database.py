@@ -37,10 +37,16 @@ def chunks(items: Sequence[Any], size: int = IN_LIST_SIZE) -> Iterator[Sequence[
 class Database:
     """An engine plus the few dialect differences the store needs."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 5, max_overflow: int = 5, echo: bool = False
+    ) -> None:
+        """``pool_size`` and ``max_overflow``: PostgreSQL connections this process keeps
+        open and may open beyond them under load (SQLite opens one per thread as needed)."""
         self.url = _normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
-        self.engine: Engine = _create_engine(self.url, echo=echo)
+        self.engine: Engine = _create_engine(
+            self.url, pool_size=pool_size, max_overflow=max_overflow, echo=echo
+        )
         self._stats_lock = threading.Lock()
         self._written_since_analyze = 0
         self._analyzed_at = -ANALYZE_MIN_INTERVAL_S
@@ -113,6 +119,15 @@ class Database:
         self.engine.dispose()
 
 
+def database_for(settings: Any) -> Database:
+    """The database a process with these ``Settings`` uses (its URL and pool sizes)."""
+    return Database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
+
+
 def _normalize_url(url: str) -> str:
     # Plain postgresql:// means psycopg 3 here (SQLAlchemy's default is psycopg2).
     if url.startswith("postgresql://") or url.startswith("postgres://"):
@@ -120,9 +135,15 @@ def _normalize_url(url: str) -> str:
     return url
 
 
-def _create_engine(url: str, *, echo: bool) -> Engine:
+def _create_engine(url: str, *, pool_size: int, max_overflow: int, echo: bool) -> Engine:
     if not url.startswith("sqlite"):
-        return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return create_engine(
+            url,
+            echo=echo,
+            pool_pre_ping=True,  # a replica survives a database restart
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+        )
     database = make_url(url).database
     in_memory = database in (None, "", ":memory:")
     if not in_memory:
