@@ -23,6 +23,12 @@ def _config() -> Config:
     return config
 
 
+def revisions() -> list[str]:
+    """Every revision, oldest first."""
+    script = ScriptDirectory.from_config(_config())
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
+
+
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
@@ -40,8 +46,9 @@ def schema_revisions(database: Database) -> tuple[str | None, str | None]:
     return current_revision(database), head_revision()
 
 
-def upgrade(database: Database) -> str | None:
-    """Bring the schema to the newest revision; returns it. Safe to run concurrently."""
+def upgrade(database: Database, revision: str = "head") -> str | None:
+    """Bring the schema to ``revision`` (the newest by default); returns the revision it
+    is at. Safe to run concurrently."""
     config = _config()
     # One migrator at a time: others wait, then find the schema at head. PostgreSQL:
     # an advisory lock; SQLite: the write lock, taken up front by BEGIN IMMEDIATE.
@@ -49,5 +56,5 @@ def upgrade(database: Database) -> str | None:
         if not database.is_sqlite:
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
-    return head_revision()
+        command.upgrade(config, revision)
+    return head_revision() if revision == "head" else revision

@@ -67,7 +67,7 @@ events = Table(
     Column("payload", Text, nullable=False),  # the event as received, JSON
     Column("received_ms", Ms, nullable=False),
     Index(None, "app_pk", "session_id", "type", "ts_ms"),
-    Index(None, "app_pk", "peer_id", "type", "ts_ms"),
+    Index(None, "app_pk", "peer_id", "type", "ts_ms", "received_ms"),
     sqlite_with_rowid=False,
 )
 
