@@ -45,7 +45,12 @@ from rtk_sessions.store.migrate import upgrade  # noqa: E402
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 PERIOD_MS = 7_000
-TRACKS = [("audio", "producer"), ("audio", "consumer"), ("video", "producer"), ("video", "consumer")]
+TRACKS = [
+    ("audio", "producer"),
+    ("audio", "consumer"),
+    ("video", "producer"),
+    ("video", "consumer"),
+]
 
 
 def track_sample(rng: random.Random, kind: str, direction: str, n: int, at_ms: int) -> dict:
@@ -64,28 +69,49 @@ def track_sample(rng: random.Random, kind: str, direction: str, n: int, at_ms: i
         "jitter": round(0.004 + 0.01 * rng.random(), 4),
     }
     if direction == "producer":
-        sample |= {"packets_sent": packets, "bytes_sent": packets * (100 if audio else 1100),
-                   "round_trip_time": round(0.04 + 0.05 * rng.random(), 4)}
+        sample |= {
+            "packets_sent": packets,
+            "bytes_sent": packets * (100 if audio else 1100),
+            "round_trip_time": round(0.04 + 0.05 * rng.random(), 4),
+        }
     else:
-        sample |= {"packets_received": packets - lost,
-                   "bytes_received": (packets - lost) * (100 if audio else 1100),
-                   "jitter_buffer_delay": n * 9.5, "jitter_buffer_emitted_count": n * 336}
+        sample |= {
+            "packets_received": packets - lost,
+            "bytes_received": (packets - lost) * (100 if audio else 1100),
+            "jitter_buffer_delay": n * 9.5,
+            "jitter_buffer_emitted_count": n * 336,
+        }
     if audio:
         if direction == "consumer":
             sample["concealment_events"] = n // 5
         return sample
     frames = n * 7 * 24
-    sample |= {"frame_width": 1280, "frame_height": 720, "frames_per_second": 24.0,
-               "pli_count": n // 9, "fir_count": 0}
+    sample |= {
+        "frame_width": 1280,
+        "frame_height": 720,
+        "frames_per_second": 24.0,
+        "pli_count": n // 9,
+        "fir_count": 0,
+    }
     if direction == "producer":
-        sample |= {"frames_encoded": frames, "key_frames_encoded": n // 2,
-                   "quality_limitation_reason": "none",
-                   "quality_limitation_durations": {"cpu": 0.0, "bandwidth": 0.0,
-                                                    "none": n * 7.0, "other": 0.0},
-                   "quality_limitation_resolution_changes": 0}
+        sample |= {
+            "frames_encoded": frames,
+            "key_frames_encoded": n // 2,
+            "quality_limitation_reason": "none",
+            "quality_limitation_durations": {
+                "cpu": 0.0,
+                "bandwidth": 0.0,
+                "none": n * 7.0,
+                "other": 0.0,
+            },
+            "quality_limitation_resolution_changes": 0,
+        }
     else:
-        sample |= {"frames_decoded": frames, "frames_dropped": n // 20,
-                   "key_frames_decoded": n // 2}
+        sample |= {
+            "frames_decoded": frames,
+            "frames_dropped": n // 20,
+            "key_frames_decoded": n // 2,
+        }
     return sample
 
 
@@ -93,16 +119,38 @@ def participant_events(peer: str, session: str, start_ms: int, minutes: int, rng
     """A peer's join, leave, metadata and stats batched 6 instants an event."""
     instants = minutes * 60_000 // PERIOD_MS
     events = [
-        {"id": f"{peer}-start", "type": "session.started", "ts": iso_ms(start_ms - 1000),
-         "session_id": session, "meeting_id": f"m-{session}"},
-        {"id": f"{peer}-join", "type": "peer.joined", "ts": iso_ms(start_ms),
-         "session_id": session, "peer_id": peer, "user_id": f"u-{peer}",
-         "display_name": f"Peer {peer}"},
-        {"id": f"{peer}-left", "type": "peer.left", "ts": iso_ms(start_ms + minutes * 60_000),
-         "session_id": session, "peer_id": peer},
-        {"id": f"{peer}-meta", "type": "peer.metadata", "ts": iso_ms(start_ms + 1000),
-         "peer_id": peer, "user_agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "
-         "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36", "ip": "8.8.8.8"},
+        {
+            "id": f"{peer}-start",
+            "type": "session.started",
+            "ts": iso_ms(start_ms - 1000),
+            "session_id": session,
+            "meeting_id": f"m-{session}",
+        },
+        {
+            "id": f"{peer}-join",
+            "type": "peer.joined",
+            "ts": iso_ms(start_ms),
+            "session_id": session,
+            "peer_id": peer,
+            "user_id": f"u-{peer}",
+            "display_name": f"Peer {peer}",
+        },
+        {
+            "id": f"{peer}-left",
+            "type": "peer.left",
+            "ts": iso_ms(start_ms + minutes * 60_000),
+            "session_id": session,
+            "peer_id": peer,
+        },
+        {
+            "id": f"{peer}-meta",
+            "type": "peer.metadata",
+            "ts": iso_ms(start_ms + 1000),
+            "peer_id": peer,
+            "user_agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "
+            "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+            "ip": "8.8.8.8",
+        },
     ]
     for first in range(0, instants, 6):
         samples = [
@@ -110,11 +158,21 @@ def participant_events(peer: str, session: str, start_ms: int, minutes: int, rng
             for n in range(first, min(first + 6, instants))
             for kind, direction in TRACKS
         ]
-        samples[0]["candidate_pair"] = {"id": "CP1", "local_candidate_type": "srflx",
-                                        "current_round_trip_time": 0.05}
-        events.append({"id": f"{peer}-stats-{first}", "type": "peer.stats",
-                       "ts": iso_ms(start_ms + (first + 6) * PERIOD_MS), "peer_id": peer,
-                       "session_id": session, "samples": samples})
+        samples[0]["candidate_pair"] = {
+            "id": "CP1",
+            "local_candidate_type": "srflx",
+            "current_round_trip_time": 0.05,
+        }
+        events.append(
+            {
+                "id": f"{peer}-stats-{first}",
+                "type": "peer.stats",
+                "ts": iso_ms(start_ms + (first + 6) * PERIOD_MS),
+                "peer_id": peer,
+                "session_id": session,
+                "samples": samples,
+            }
+        )
     return events
 
 
@@ -176,8 +234,9 @@ def main() -> None:
         for label, settings in (("cold", {"RTK_QUALITY_CACHE_MB": "0"}), ("warm", {})):
             with served(url, **settings) as (base, token):
                 api = "/accounts/bench/realtime/kit/app/sessions"
-                with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
-                                  timeout=60) as client:
+                with httpx.Client(
+                    base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60
+                ) as client:
                     size = 0
 
                     def get(path: str):
@@ -186,6 +245,7 @@ def main() -> None:
                             answer = client.get(path)
                             answer.raise_for_status()
                             size = len(answer.content)
+
                         return call
 
                     for name, path in (
@@ -194,8 +254,10 @@ def main() -> None:
                     ):
                         timings = timed(args.requests, get(path))
                         results[f"{name}, {label} [{size // 1024} KiB]"] = timings
-        print(f"1-hour peer: {samples} samples (4 tracks); app: {total} peer.stats events; "
-              f"{args.requests} sequential requests each")
+        print(
+            f"1-hour peer: {samples} samples (4 tracks); app: {total} peer.stats events; "
+            f"{args.requests} sequential requests each"
+        )
         ceiling = percentile(results["bare SQL fetch (ceiling)"], 0.5)
         print(f"{'what':48} {'p50 ms':>8} {'p99 ms':>8} {'p50 / bare fetch':>17}")
         for name, timings in results.items():
