@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
@@ -13,7 +13,7 @@ import pytest
 from rtk_sessions.demo import generate_demo_events
 from rtk_sessions.ingest.events import Event, PeerStats
 
-NOW = datetime(2026, 1, 15, 12, 0, 0, 123_000, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 15, 12, 0, 0, 123_000, tzinfo=UTC)
 TS_FORMAT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 GRACE = timedelta(seconds=60)
 COUNTERS = (
@@ -88,7 +88,7 @@ def test_every_event_validates_with_utc_millisecond_timestamps(events: list[dict
         assert parsed.ts.utcoffset() == timedelta(0)
         assert TS_FORMAT.match(event["ts"]), event["ts"]
         if isinstance(parsed, PeerStats):
-            for sample, raw in zip(parsed.samples, event["samples"]):
+            for sample, raw in zip(parsed.samples, event["samples"], strict=False):
                 assert sample.ts.utcoffset() == timedelta(0)
                 assert TS_FORMAT.match(raw["ts"]), raw["ts"]
 
@@ -228,7 +228,7 @@ def test_sessions_of_a_meeting_never_overlap(app: App) -> None:
         by_meeting[session["meeting_id"]].append(span)
     for spans in by_meeting.values():
         spans.sort()
-        for (_, end), (next_start, _) in zip(spans, spans[1:]):
+        for (_, end), (next_start, _) in zip(spans, spans[1:], strict=False):
             assert end < next_start
 
 
@@ -284,7 +284,7 @@ def test_transcripts(app: App) -> None:
     overlaps = 0
     for session_segments in by_session.values():
         session_segments.sort(key=lambda s: s["start_ms"])
-        for first, second in zip(session_segments, session_segments[1:]):
+        for first, second in zip(session_segments, session_segments[1:], strict=False):
             if second["start_ms"] < first["end_ms"] and second["peer_id"] != first["peer_id"]:
                 overlaps += 1
     assert overlaps >= 20
@@ -333,7 +333,7 @@ def test_stats_counters_are_cumulative_except_one_reset(app: App) -> None:
     assert 1 <= kinds[("screenshare_video", "producer")] <= 2
     reset_peers = set()
     for (peer_id, *_), samples in series.items():
-        for before, after in zip(samples, samples[1:]):
+        for before, after in zip(samples, samples[1:], strict=False):
             went_down = [c for c in COUNTERS if c in after and after[c] < before[c]]
             if went_down:
                 reset_peers.add(peer_id)
@@ -349,7 +349,7 @@ def test_stats_cover_gaps_mutes_and_bad_networks(app: App) -> None:
         assert parse(samples[0]["ts"]) >= joined
         if peer_id in app.left:
             assert parse(samples[-1]["ts"]) <= parse(app.left[peer_id]["ts"])
-        for before, after in zip(samples, samples[1:]):
+        for before, after in zip(samples, samples[1:], strict=False):
             if parse(after["ts"]) - parse(before["ts"]) > timedelta(seconds=21):
                 gaps += 1
             if kind == "audio" and direction == "producer":

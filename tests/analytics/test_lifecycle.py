@@ -182,12 +182,11 @@ def test_session_summary_table(name):
 
 def test_minutes_of_a_live_session_grow_with_the_clock():
     summary = summarize_session(SessionFacts(start_event_ms=0), [p("a", 0, None), p("b", M, None)])
-    at = lambda now: minutes_consumed_ms(
-        summary.closed_peer_ms,
-        summary.open_peers,  # noqa: E731
-        summary.open_join_sum_ms,
-        now,
-    )
+    def at(now):
+        return minutes_consumed_ms(
+            summary.closed_peer_ms, summary.open_peers, summary.open_join_sum_ms, now
+        )
+
     assert to_minutes(at(5 * M)) == 9.0
     assert to_minutes(at(6 * M)) == 11.0
 
@@ -210,7 +209,10 @@ spans = st.lists(
 
 @given(spans, st.randoms())
 def test_summary_does_not_depend_on_peer_order(raw, rnd):
-    peers = [p(f"p{i}", j, None if l is None else max(j, l)) for i, (j, l) in enumerate(raw)]
+    peers = [
+        p(f"p{i}", join, None if leave is None else max(join, leave))
+        for i, (join, leave) in enumerate(raw)
+    ]
     facts = SessionFacts(start_event_ms=50, end_event_ms=None)
     shuffled = list(peers)
     rnd.shuffle(shuffled)
@@ -219,7 +221,10 @@ def test_summary_does_not_depend_on_peer_order(raw, rnd):
 
 @given(spans)
 def test_minutes_equal_the_sum_of_peer_durations(raw):
-    peers = [p(f"p{i}", j, None if l is None else max(j, l)) for i, (j, l) in enumerate(raw)]
+    peers = [
+        p(f"p{i}", join, None if leave is None else max(join, leave))
+        for i, (join, leave) in enumerate(raw)
+    ]
     for closed in (None, 5_000):
         facts = SessionFacts(
             start_event_ms=0,

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from rtk_sessions.ingest.pipeline import ingest_items
-from rtk_sessions.store.database import Database
 from rtk_sessions.store.apps import find_app
+from rtk_sessions.store.database import Database
 from rtk_sessions.store.migrate import upgrade
 from rtk_sessions.store.tables import apps, meetings, peers, sessions
 from tests.databases import fresh_database_url
