@@ -19,7 +19,7 @@ import psycopg
 URL = os.environ["BARE_DATABASE_URL"]
 APP_PK = int(os.environ.get("BARE_APP_PK", "1"))
 PAGE = (
-    "SELECT * FROM sessions WHERE app_pk = {p} AND listed "
+    "SELECT * FROM sessions WHERE app_pk = {p} AND listed = TRUE "
     "ORDER BY started_ms DESC, session_id DESC LIMIT 20 OFFSET 0"
 )
 ROOMS = (

@@ -1,4 +1,5 @@
-"""SQLite's planner statistics are refreshed by ingest, so a peer's events are an index seek."""
+"""Planner statistics are refreshed by ingest: on SQLite a peer's events are then an index
+seek; on PostgreSQL the planner knows how many sessions a bulk load brought."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from sqlalchemy import text
 
 from rtk_sessions.ingest.pipeline import ingest_items
 from rtk_sessions.store.database import Database
-from tests.factories import SEC, T0
+from tests.factories import SEC, T0, started, visit
 
 PEER_EVENTS_QUERY = (
     "EXPLAIN QUERY PLAN SELECT type, payload FROM events WHERE app_pk = 1 AND peer_id = 'p7' "
@@ -16,10 +17,11 @@ PEER_EVENTS_QUERY = (
 )
 
 
-@pytest.fixture(scope="module")
-def backend() -> str:
-    """SQLite only: these are SQLite's statistics (PostgreSQL's autovacuum keeps its own)."""
-    return "sqlite"
+@pytest.fixture
+def sqlite_db(database: Database) -> Database:
+    if not database.is_sqlite:
+        pytest.skip("SQLite's own statistics (sqlite_stat1)")
+    return database
 
 
 def peer_events(count: int) -> list[bytes]:
@@ -42,7 +44,8 @@ def plan(db: Database) -> str:
         return " ".join(str(row[-1]) for row in conn.execute(text(PEER_EVENTS_QUERY)))
 
 
-def test_statistics_appear_after_enough_events_and_steer_the_plan(database: Database):
+def test_statistics_appear_after_enough_events_and_steer_the_plan(sqlite_db: Database):
+    database = sqlite_db
     ingest_items(database, "acc", "app", peer_events(500), T0)
     with database.read() as conn:
         assert not conn.execute(
@@ -54,10 +57,32 @@ def test_statistics_appear_after_enough_events_and_steer_the_plan(database: Data
     assert "ix_events_app_pk_peer_id_type_ts_ms" in plan(database)
 
 
-def test_no_statistics_refresh_more_than_once_a_minute(database: Database):
+def test_no_statistics_refresh_more_than_once_a_minute(sqlite_db: Database):
+    database = sqlite_db
     ingest_items(database, "acc", "app", peer_events(1_200), T0)
     with database.write() as conn:
         conn.execute(text("DELETE FROM sqlite_stat1"))
     ingest_items(database, "acc", "app", peer_events(3_000)[1_200:], T0)
     with database.read() as conn:
         assert conn.execute(text("SELECT count(*) FROM sqlite_stat1")).scalar() == 0
+
+
+def test_postgresql_learns_the_size_of_a_bulk_load(database: Database):
+    """Right after a load, before autovacuum comes by, the planner must not think the
+    sessions table is empty (it then sorted a whole app's sessions for one page)."""
+    if database.is_sqlite:
+        pytest.skip("PostgreSQL's statistics (pg_class.reltuples)")
+    lifecycle = [
+        msgspec.json.encode(e)
+        for n in range(600)  # 1,200 events: past the 1,000 that trigger a refresh
+        for e in (
+            started(f"s{n}", f"m{n % 7}", T0 + n * SEC),
+            *visit(f"s{n}", f"p{n}", T0 + n * SEC, None),
+        )
+    ]
+    ingest_items(database, "acc", "app", lifecycle, T0)
+    with database.read() as conn:
+        reltuples = conn.execute(
+            text("SELECT reltuples FROM pg_class WHERE oid = 'sessions'::regclass")
+        ).scalar()
+    assert reltuples == 600

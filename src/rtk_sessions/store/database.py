@@ -67,16 +67,16 @@ class Database:
                 yield conn
 
     def note_written(self, events: int) -> None:
-        """Count stored events; refresh SQLite's planner statistics when they are stale.
+        """Count stored events; refresh the planner's statistics when they are stale.
 
-        Without statistics SQLite can pick the primary key over a better index
-        (a peer's events: a scan of the app's whole log instead of an index
-        seek). ``ANALYZE`` with an analysis limit takes tens of ms, so it runs
-        after the first 1,000 events and then at most once a minute while
-        ingest goes on. PostgreSQL keeps its own statistics (autovacuum).
+        Without statistics the planner misjudges a fresh bulk load: SQLite can
+        pick the primary key over a better index (a peer's events: a scan of
+        the app's whole log instead of an index seek), PostgreSQL believes a
+        table of thousands of sessions holds two and sorts them all for a
+        page. ``ANALYZE`` takes tens of ms (sampled), so it runs after the
+        first 1,000 events and then at most once a minute while ingest goes
+        on; PostgreSQL's autovacuum would get there too, within a minute or so.
         """
-        if not self.is_sqlite:
-            return
         with self._stats_lock:
             self._written_since_analyze += events
             due = self._written_since_analyze >= ANALYZE_AFTER_EVENTS and (
@@ -89,10 +89,12 @@ class Database:
         self.refresh_statistics()
 
     def refresh_statistics(self) -> None:
-        if self.is_sqlite:
-            with self.write() as conn:
+        with self.write() as conn:
+            if self.is_sqlite:
                 conn.exec_driver_sql("PRAGMA analysis_limit=1000")
                 conn.exec_driver_sql("ANALYZE")
+            else:
+                conn.exec_driver_sql("ANALYZE apps, sessions, peers, meetings, events")
 
     def serialize_app_writes(self, conn: Connection, app_pk: int) -> None:
         """Make this write transaction the app's only writer until it ends.
