@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from litestar import Litestar, Request, Router, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -11,6 +13,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from rtk_sessions import __version__
 from rtk_sessions.api.auth import token_guard
 from rtk_sessions.api.context import AppContext, provide_context
+from rtk_sessions.api.downloads import DownloadController, ExportsController
 from rtk_sessions.api.envelope import EXCEPTION_HANDLERS
 from rtk_sessions.api.health import HealthController
 from rtk_sessions.api.ingest import IngestController
@@ -20,7 +23,9 @@ from rtk_sessions.api.quality_cache import QualityCache
 from rtk_sessions.api.sessions import SessionsController
 from rtk_sessions.clock import Clock, system_clock
 from rtk_sessions.config import Settings
+from rtk_sessions.exports.links import Downloads
 from rtk_sessions.ingest.enrich import configure_geoip
+from rtk_sessions.jobs.worker import start_worker_thread
 from rtk_sessions.store.database import Database, database_for
 
 APP_PATH = "/accounts/{account_id:str}/realtime/kit/{app_id:str}"
@@ -40,7 +45,12 @@ def _data_routers() -> list[Router]:
     return [
         Router(
             path=prefix + APP_PATH,
-            route_handlers=[SessionsController, ParticipantsController, PeerReportController],
+            route_handlers=[
+                SessionsController,
+                ParticipantsController,
+                PeerReportController,
+                ExportsController,
+            ],
             guards=[token_guard],
             include_in_schema=not prefix,
             security=TOKEN_SECURITY,
@@ -61,6 +71,24 @@ def openapi_json(request: Request) -> dict:
     return request.app.openapi_schema.to_schema()
 
 
+class _JobThread:
+    """The job worker each server process runs beside the API (``RTK_JOBS_IN_SERVE``)."""
+
+    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
+        self._args = (db, settings, clock)
+        self._running: tuple[threading.Thread, threading.Event] | None = None
+
+    def start(self) -> None:
+        self._running = start_worker_thread(*self._args)
+
+    def stop(self) -> None:
+        if self._running is not None:
+            thread, stop = self._running
+            stop.set()
+            thread.join(timeout=30)
+            self._running = None
+
+
 def create_app(
     settings: Settings, *, database: Database | None = None, clock: Clock = system_clock
 ) -> Litestar:
@@ -72,9 +100,11 @@ def create_app(
         settings=settings,
         clock=clock,
         quality_cache=QualityCache(settings.quality_cache_mb * 1024 * 1024),
+        downloads=Downloads(db, settings, clock),
     )
+    jobs = _JobThread(db, settings, clock)
     app = Litestar(
-        route_handlers=[HealthController, openapi_json, *_data_routers()],
+        route_handlers=[HealthController, DownloadController, openapi_json, *_data_routers()],
         dependencies={"ctx": Provide(provide_context)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
@@ -96,7 +126,8 @@ def create_app(
         )
         if settings.openapi_enabled
         else None,
-        on_shutdown=[] if database else [db.dispose],
+        on_startup=[jobs.start] if settings.jobs_in_serve else [],
+        on_shutdown=[jobs.stop] + ([] if database else [db.dispose]),
         debug=False,
     )
     app.state.ctx = ctx

@@ -68,6 +68,28 @@ def serve(
     run_server(settings)
 
 
+@app.command()
+def worker() -> None:
+    """Run a job worker (summaries) until interrupted; any number may share a database."""
+    import signal
+    import threading
+
+    from rtk_sessions.jobs.worker import Worker
+
+    settings = _settings()
+    database = _database(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    job_worker = Worker(database, settings)
+    err.print(f"job worker {job_worker.worker_id} waiting for jobs (Ctrl-C to stop)")
+    try:
+        job_worker.run_until(stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        database.dispose()
+
+
 def run_server(settings: Settings) -> None:
     # Worker processes build the app from RTK_* (rtk_sessions.asgi): hand the flags on.
     os.environ.update(

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -94,6 +94,58 @@ class Settings(BaseSettings):
         "for city, region, timezone, coordinates and AS number. Empty = none.",
     )
     openapi_enabled: bool = Field(True, description="Serve /openapi.json and /docs.")
+    public_url: str = Field(
+        "",
+        description="Base URL clients reach this server at (e.g. https://rtk.example.com), "
+        "for download links. Empty = the scheme and host of each request.",
+    )
+    download_link_seconds: int = Field(
+        3600, ge=10, le=7 * 24 * 3600, description="How long a download link works."
+    )
+    download_secret: SecretStr = Field(
+        SecretStr(""),
+        description="Key that signs download links. Empty = one generated on first start and "
+        "kept in the database. Changing it invalidates the links already given out.",
+    )
+    s3_bucket: str = Field(
+        "", description="S3 bucket for downloads (empty = served by rtk-sessions itself)."
+    )
+    s3_endpoint_url: str = Field(
+        "", description="S3-compatible endpoint (empty = AWS); e.g. http://minio:9000."
+    )
+    s3_region: str = Field("us-east-1", description="Region of the S3 bucket.")
+    s3_prefix: str = Field("rtk-sessions/", description="Key prefix of uploaded downloads.")
+    s3_access_key_id: str = Field("", description="S3 access key (empty = boto3's defaults).")
+    s3_secret_access_key: SecretStr = Field(SecretStr(""), description="S3 secret key.")
+    jobs_in_serve: bool = Field(
+        True,
+        description="Each `serve` process also runs a job worker (summaries). Off: run "
+        "`rtk-sessions worker` separately.",
+    )
+    job_lease_seconds: float = Field(
+        300.0,
+        ge=1,
+        description="A claimed job whose worker has not finished it after this long is taken "
+        "again by another worker (its worker is presumed dead).",
+    )
+    job_max_attempts: int = Field(
+        3, ge=1, le=100, description="Tries of a failing job before it is recorded as failed."
+    )
+    job_poll_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often an idle job worker looks for work."
+    )
+    summary_llm_url: str = Field(
+        "",
+        description="OpenAI-compatible API base URL (e.g. http://127.0.0.1:11434/v1 for "
+        "Ollama) to write summaries with. Empty = the built-in offline extractive summary.",
+    )
+    summary_llm_model: str = Field("", description="Model name sent to summary_llm_url.")
+    summary_llm_api_key: SecretStr = Field(
+        SecretStr(""), description="Bearer key for summary_llm_url (empty = none sent)."
+    )
+    summary_llm_timeout_seconds: float = Field(
+        120.0, gt=0, le=3600, description="How long one summary request to the LLM may take."
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -101,6 +153,13 @@ class Settings(BaseSettings):
         if not url.startswith(("sqlite", "postgresql")):
             raise ValueError("database_url must be a sqlite:// or postgresql:// URL")
         return url
+
+    @field_validator("public_url", "summary_llm_url", "s3_endpoint_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL (or empty)")
+        return value.rstrip("/")
 
     @field_validator("geoip_mmdb")
     @classmethod

@@ -172,6 +172,53 @@ WORKED_EXAMPLE = [
 ]
 
 
+LIVE_CHAT = [  # (message id, peer, minutes before now, payload)
+    ("sdk-chat-1", LIVE_PEER, 8.5, "Hello from the SDK test, ünïcødé ✨"),
+    ("sdk-chat-2", LEFT_PEER, 7.5, "=1+2 (a formula a spreadsheet must not run)"),
+    ("sdk-chat-3", LIVE_PEER, 6.5, "two\nlines, \"quoted\", with commas"),
+]
+LIVE_TRANSCRIPT = [  # (peer, ms from the session start, end ms, text)
+    (LIVE_PEER, 61_000, 64_000, "Welcome to the conformance call, let's look at the numbers."),
+    (LEFT_PEER, 63_000, 66_500, "I will send the report to everyone by Friday."),
+    (LIVE_PEER, 70_000, 74_000, "We decided to keep the current release date."),
+    (LEFT_PEER, 80_000, 83_000, "Thanks, that settles it for today."),
+]
+
+
+def live_conversation(now: datetime) -> list[dict[str, Any]]:
+    """Chat and transcript of the live session (the downloads' data)."""
+    start = now - timedelta(minutes=10)  # the live session's session.started
+    events: list[dict[str, Any]] = [
+        {
+            "id": message_id,
+            "type": "chat.message",
+            "ts": _iso(now - timedelta(minutes=minutes)),
+            "session_id": LIVE_SESSION,
+            "message_id": message_id,
+            "peer_id": peer,
+            "display_name": "Stella Stays" if peer == LIVE_PEER else "Leo Left",
+            "payload_type": "TEXT_MESSAGE",
+            "payload": payload,
+        }
+        for message_id, peer, minutes, payload in LIVE_CHAT
+    ]
+    events += [
+        {
+            "id": f"sdk-transcript-{i}",
+            "type": "transcript.segment",
+            "ts": _iso(start + timedelta(milliseconds=end_ms)),
+            "session_id": LIVE_SESSION,
+            "peer_id": peer,
+            "start_ms": start_ms,
+            "end_ms": end_ms,
+            "text": text,
+            "language": "en",
+        }
+        for i, (peer, start_ms, end_ms, text) in enumerate(LIVE_TRANSCRIPT)
+    ]
+    return events
+
+
 def live_stats(now: datetime) -> list[dict[str, Any]]:
     """Raw stats of the peer still in: the worked example as received audio, sent audio,
     and a camera whose encoder is limited by bandwidth, with the transport's candidate pair."""
@@ -255,6 +302,8 @@ def plan(expected: dict[str, Any]) -> dict[str, Any]:
         "associated_id": sessions[ended]["associated_id"],
         "start_time": "2026-01-01T00:00:00+00:00",
         "end_time": "2026-01-05T12:34:44+00:00",  # exactly one session's start: inclusive
+        "download_session": LIVE_SESSION,  # has chat and a transcript
+        "no_chat_session": ended,  # examples/basic has no chat or transcript
     }
 
 
@@ -322,10 +371,11 @@ def _sdk_server(work: Path, database_url: str) -> Iterator[SdkServer]:
             basic = http.post(
                 ingest_url, content=body, headers={"Content-Type": "application/x-ndjson"}
             )
-            extra = http.post(ingest_url, json=live_events(now) + live_stats(now))
+            live = live_events(now) + live_stats(now) + live_conversation(now)
+            extra = http.post(ingest_url, json=live)
         for name, response, count in (
             ("examples/basic", basic, body.count(b"\n")),
-            ("live events", extra, len(live_events(now)) + len(live_stats(now))),
+            ("live events", extra, len(live)),
         ):
             if response.status_code != 200:
                 fail_with_log(f"ingest of {name}: {response.status_code} {response.text}", log)

@@ -425,6 +425,65 @@ def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+def fetch_download(url: str) -> dict[str, Any]:
+    """A download link fetched as a browser does (no token): status, type, text."""
+    import httpx
+
+    response = httpx.get(url, timeout=60)
+    return {
+        "status": response.status_code,
+        "content_type": response.headers.get("content-type"),
+        "text": response.content.decode("utf-8", errors="replace"),
+    }
+
+
+def downloads(
+    run: Any, raw: Any, sessions: Any, scope: dict[str, Any], ids: dict, facts: dict
+) -> None:
+    """Chat, transcript in every format, summary generation and the summary, each link
+    fetched; and the 404 of a session without chat."""
+    import time
+
+    session_id = ids["download_session"]
+    found = facts.setdefault("downloads", {})
+    parsed = run.call("chat", raw.get_session_chat, session_id, **scope)
+    if run.present("chat", parsed, "data", "chat_download_url"):
+        found["chat"] = fetch_download(parsed.data.chat_download_url)
+    transcript_params = inspect.signature(sessions.get_session_transcripts).parameters
+    formats = ("CSV", "JSON", "SRT", "VTT") if "format" in transcript_params else ("CSV",)
+    for fmt in formats:
+        name = f"transcript_{fmt}"
+        extra = {"format": fmt} if "format" in transcript_params else {}
+        parsed = run.call(name, raw.get_session_transcripts, session_id, **scope, **extra)
+        if run.present(name, parsed, "data", "transcript_download_url"):
+            found[name] = fetch_download(parsed.data.transcript_download_url)
+    returns = inspect.signature(sessions.generate_summary_of_transcripts).return_annotation
+    if returns in (None, "None"):  # 5.0.0 types the response as nothing: it parses none
+        try:
+            sessions.generate_summary_of_transcripts(session_id, **scope)
+        except Exception as exc:  # noqa: BLE001 - reported, then the run fails
+            run.fail("summary_generate", type(exc).__name__, str(exc))
+    else:
+        run.call("summary_generate", raw.generate_summary_of_transcripts, session_id, **scope)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            sessions.get_session_summary(session_id, **scope)
+            break
+        except cloudflare.NotFoundError:  # being generated
+            time.sleep(0.2)
+    parsed = run.call("summary", raw.get_session_summary, session_id, **scope)
+    if run.present("summary", parsed, "data", "summary_download_url"):
+        found["summary"] = fetch_download(parsed.data.summary_download_url)
+    run.expect_error(
+        "not_found_chat",
+        cloudflare.NotFoundError,
+        sessions.get_session_chat,
+        ids["no_chat_session"],
+        **scope,
+    )
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 6:
         print(__doc__, file=sys.stderr)
@@ -672,6 +731,10 @@ def main(argv: list[str]) -> int:
     peer_report("report_ended", ids["ended_peer"])
     for i, peer_id in enumerate(ids.get("report_peers", [])):
         peer_report(f"report_peer_{i}", peer_id)
+
+    # ---- downloads: chat, transcript, summary -------------------------------
+    if "download_session" in ids:
+        downloads(run, raw, sessions, scope, ids, facts)
 
     # ---- the X-Auth-Key + X-Auth-Email auth style ---------------------------
     keyed_raw = keyed.realtime_kit.sessions.with_raw_response

@@ -571,6 +571,7 @@ def test_errors_raise_the_sdk_exceptions(sdk: dict[str, Any]) -> None:
         "not_found_participants": ("NotFoundError", 404),
         "not_found_participant": ("NotFoundError", 404),
         "not_found_peer_report": ("NotFoundError", 404),
+        "not_found_chat": ("NotFoundError", 404),
         "unauthenticated_sessions": ("AuthenticationError", 401),
         "unauthenticated_details": ("AuthenticationError", 401),
         "unauthenticated_key": ("AuthenticationError", 401),
@@ -621,18 +622,21 @@ def test_generations_agree(runs: Callable[[str], Outcome], sdk_server: Any) -> N
     current, seed = outputs["current"], outputs["seed"]
 
     only_seed = set(seed["calls"]) - set(current["calls"])
-    assert set(current["calls"]) <= set(seed["calls"])
     assert only_seed == {
         "participant_live_device_info",
         "participant_live_quality_stats",
         "participant_live_events_filter",
     }
+    # 5.0.0 has no transcript format parameter and parses no summary-generation response
+    only_current = {"transcript_JSON", "transcript_SRT", "transcript_VTT", "summary_generate"}
+    assert set(current["calls"]) - set(seed["calls"]) == only_current
+    links = {"chat", "transcript_CSV", "summary"}  # signed with each run's own expiry
     differ = {
         name: (
             without_volatile(current["calls"][name]["response"], live),
             without_volatile(seed["calls"][name]["response"], live),
         )
-        for name in current["calls"]
+        for name in set(current["calls"]) - only_current - links
     }
     assert [name for name, (a, b) in differ.items() if a != b] == []
 
@@ -645,7 +649,49 @@ def test_generations_agree(runs: Callable[[str], Outcome], sdk_server: Any) -> N
         for detail in facts["participant"].values():
             detail.pop("typed_fields")  # what each generation declares differs by design
         facts.pop("peer_report")  # 5.0.0 cannot parse a scored report: compared above
+        facts["downloads"] = {name: facts["downloads"][name] for name in links}
         return without_volatile(facts, live)
 
     assert comparable_facts(current["facts"]) == comparable_facts(seed["facts"])
     assert current["errors"] == seed["errors"]
+
+
+# --------------------------------------------------------------------------
+# downloads: chat, transcript, summary (the live session's conversation)
+# --------------------------------------------------------------------------
+
+
+def test_download_links_parse_and_serve_the_right_files(
+    sdk: dict[str, Any], generation: str
+) -> None:
+    import csv
+    import io
+
+    import srt
+    import webvtt
+    from conftest import LIVE_CHAT, LIVE_TITLE, LIVE_TRANSCRIPT
+
+    found = sdk["facts"]["downloads"]
+    assert all(f["status"] == 200 for f in found.values()), {k: f["status"] for k, f in found.items()}
+    chat = list(csv.reader(io.StringIO(found["chat"]["text"], newline="")))
+    assert [row[0] for row in chat[1:]] == [message_id for message_id, *_ in LIVE_CHAT]
+    payloads = [row[8] for row in chat[1:]]
+    assert payloads[0] == LIVE_CHAT[0][3] and payloads[2] == LIVE_CHAT[2][3]
+    assert payloads[1] == "'" + LIVE_CHAT[1][3]  # a formula, neutralized
+    rows = list(csv.DictReader(io.StringIO(found["transcript_CSV"]["text"], newline="")))
+    assert [(int(r["Timestamp"]), r["Participant ID"], r["Transcript"]) for r in rows] == [
+        (start, peer, text) for peer, start, _, text in LIVE_TRANSCRIPT
+    ]
+    if generation == "current":  # 5.0.0 has no format parameter: CSV only
+        cues = json.loads(found["transcript_JSON"]["text"])
+        assert [c["sentence"] for c in cues] == [text for *_, text in LIVE_TRANSCRIPT]
+        subtitles = list(srt.parse(found["transcript_SRT"]["text"]))
+        assert [s.content.split(": ", 1)[1] for s in subtitles] == [
+            text for *_, text in LIVE_TRANSCRIPT
+        ]
+        vtt = webvtt.from_buffer(io.StringIO(found["transcript_VTT"]["text"]))
+        assert len(vtt) == len(LIVE_TRANSCRIPT)
+    summary = found["summary"]["text"]
+    assert LIVE_TITLE in summary and "Action Items" in summary
+    assert "I will send the report to everyone by Friday." in summary
+    assert sdk["errors"]["not_found_chat"]["status_code"] == 404

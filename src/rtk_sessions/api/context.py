@@ -9,6 +9,7 @@ from litestar.connection import ASGIConnection
 from rtk_sessions.api.quality_cache import QualityCache
 from rtk_sessions.clock import Clock
 from rtk_sessions.config import Settings
+from rtk_sessions.exports.links import Downloads
 from rtk_sessions.store.database import Database
 
 
@@ -18,6 +19,7 @@ class AppContext:
     settings: Settings
     clock: Clock
     quality_cache: QualityCache
+    downloads: Downloads
 
     @property
     def grace_ms(self) -> int:

@@ -1,0 +1,1 @@
+"""Downloads: chat CSV, transcripts (CSV, JSON, SRT, VTT), summaries; signed URLs."""

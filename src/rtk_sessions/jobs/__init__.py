@@ -1,0 +1,1 @@
+"""The job queue's workers: claim a job, run its handler, record done or failed."""

@@ -32,6 +32,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -157,4 +158,60 @@ api_tokens = Table(
     Column("name", String(200)),
     Column("created_ms", Ms, nullable=False),
     Column("revoked_ms", Ms),
+)
+
+
+# --- downloads and the job queue ------------------------------------------------------
+
+instance_secrets = Table(
+    "instance_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),  # e.g. "download_links"
+    Column("value", Text, nullable=False),
+    Column("created_ms", Ms, nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("job_id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),  # "summary"
+    Column("app_pk", Integer, nullable=False),
+    Column("session_id", String(256), nullable=False),
+    Column("params", Text, nullable=False),  # JSON object, what the job was asked to do
+    Column("status", String(16), nullable=False),  # queued | running | done | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("max_attempts", Integer, nullable=False),
+    Column("run_after_ms", Ms, nullable=False),  # not before (retry back-off)
+    Column("lease_until_ms", Ms),  # running: taken again by another worker after this
+    Column("worker_id", String(64)),
+    Column("error", Text),  # the last failure
+    Column("created_ms", Ms, nullable=False),
+    Column("updated_ms", Ms, nullable=False),
+    Column("finished_ms", Ms),
+    Index(None, "status", "run_after_ms"),
+    Index(None, "app_pk", "session_id", "kind", "job_id"),
+    # at most one queued or running job per (app, session, kind): a second POST queues none
+    Index(
+        "uq_jobs_active",
+        "app_pk",
+        "session_id",
+        "kind",
+        unique=True,
+        sqlite_where=text("status IN ('queued', 'running')"),
+        postgresql_where=text("status IN ('queued', 'running')"),
+    ),
+)
+
+summaries = Table(
+    "summaries",
+    metadata,
+    Column("app_pk", Integer, primary_key=True),
+    Column("session_id", String(256), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("text_format", String(16), nullable=False),  # plain_text | markdown
+    Column("params", Text, nullable=False),  # JSON: summary_type, word_limit, text_format
+    Column("transcript_version", String(64), nullable=False),  # of the transcript it read
+    Column("job_id", Integer, nullable=False),
+    Column("created_ms", Ms, nullable=False),
 )
