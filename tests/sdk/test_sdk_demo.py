@@ -361,7 +361,10 @@ def plan_demo(http: httpx.Client, catalog: Catalog, key_token: str) -> dict[str,
     ).upper()
     started = when(ended["started_at"])
     k = len(peers)
+    download, no_chat = downloads_plan(http, top)
     return {
+        "download_session": download,
+        "no_chat_session": no_chat,
         "email": EMAIL,
         "key_token": key_token,
         "other_account": OTHER_ACCOUNT,
@@ -386,6 +389,44 @@ def plan_demo(http: httpx.Client, catalog: Catalog, key_token: str) -> dict[str,
         "participants_range": "2:4",
         "participants_exact": str(k),
     }
+
+
+def downloads_plan(http: httpx.Client, top: list[dict[str, Any]]) -> tuple[str, str]:
+    """The ended session with the most participant-minutes that has chat and a transcript
+    (a long call: a summary worth reading), and a session without chat."""
+    download = no_chat = None
+    for session in sorted(
+        (s for s in top if s["status"] == "ENDED"), key=lambda s: (-s["minutes_consumed"], s["id"])
+    ):
+        chat = http.get(f"/sessions/{session['id']}/chat").status_code
+        if no_chat is None and chat == 404:
+            no_chat = session["id"]
+        if download is None and chat == 200:
+            if http.get(f"/sessions/{session['id']}/transcript").status_code == 200:
+                download = session["id"]
+        if download and no_chat:
+            return download, no_chat
+    pytest.fail("the demo has no ended session with chat and a transcript, or none without "
+                "chat", pytrace=False)
+
+
+def stored_conversation(database: Path, session_id: str) -> tuple[list[str], int]:
+    """The session's chat message ids in time order and its number of transcript segments,
+    read from the database file (not through the API)."""
+    with sqlite3.connect(database) as conn:
+        chat = [
+            json.loads(payload)["message_id"]
+            for (payload,) in conn.execute(
+                "SELECT payload FROM events WHERE type = 'chat.message' AND session_id = ? "
+                "ORDER BY ts_ms, event_id",
+                (session_id,),
+            )
+        ]
+        (segments,) = conn.execute(
+            "SELECT count(*) FROM events WHERE type = 'transcript.segment' AND session_id = ?",
+            (session_id,),
+        ).fetchone()
+    return chat, segments
 
 
 # --------------------------------------------------------------------------
@@ -847,12 +888,34 @@ def test_demo_api_key_and_email_auth(sdk: dict[str, Any], demo_server: DemoServe
     assert facts["participant"]["key_participant_live"]["id"] == ids["live_peer"]
 
 
+def test_demo_downloads_serve_what_was_stored(sdk: dict[str, Any], demo_server: DemoServer) -> None:
+    import csv
+    import io
+
+    session_id = demo_server.ids["download_session"]
+    database = Path(demo_server.log).with_name("demo.db")
+    chat_ids, segments = stored_conversation(database, session_id)
+    found = sdk["facts"]["downloads"]
+    assert {f["status"] for f in found.values()} == {200}
+    chat = list(csv.reader(io.StringIO(found["chat"]["text"], newline="")))
+    assert [row[0] for row in chat[1:]] == chat_ids
+    transcript = list(csv.reader(io.StringIO(found["transcript_CSV"]["text"], newline="")))
+    assert len(transcript) - 1 == segments > 100  # a long call
+    summary = found["summary"]["text"]
+    title = next(s for s in demo_server.catalog.sessions if s["id"] == session_id)
+    assert (title["meeting_display_name"] or "Untitled meeting") in summary
+    for section in ("Key Discussion Points", "Action Items", "Decisions"):
+        assert section in summary
+    assert 100 < len(summary.split()) <= 500  # the default word limit
+
+
 def test_demo_errors_raise_the_sdk_exceptions(sdk: dict[str, Any]) -> None:
     assert {k: (v["exception"], v["status_code"]) for k, v in sdk["errors"].items()} == {
         "not_found_session": ("NotFoundError", 404),
         "not_found_participants": ("NotFoundError", 404),
         "not_found_participant": ("NotFoundError", 404),
         "not_found_peer_report": ("NotFoundError", 404),
+        "not_found_chat": ("NotFoundError", 404),
         "unauthenticated_sessions": ("AuthenticationError", 401),
         "unauthenticated_details": ("AuthenticationError", 401),
         "unauthenticated_key": ("AuthenticationError", 401),
@@ -924,12 +987,20 @@ def test_demo_generations_agree(runs: Callable[[str], Outcome], demo_server: Dem
         "participant_live_events_filter",
     }
     assert set(outputs["seed"]["calls"]) - set(outputs["current"]["calls"]) == only_seed
-    assert set(outputs["current"]["calls"]) <= set(outputs["seed"]["calls"])
+    # 5.0.0 has no transcript format parameter and parses no summary-generation response
+    only_current = {"transcript_JSON", "transcript_SRT", "transcript_VTT", "summary_generate"}
+    assert set(outputs["current"]["calls"]) - set(outputs["seed"]["calls"]) == only_current
     current = comparable(outputs["current"], live, volatile)
     seed = comparable(outputs["seed"], live, volatile)
     for name in only_seed:
         seed["calls"].pop(name)
         seed["facts"]["participant"].pop(name)
+    for name in only_current:
+        current["calls"].pop(name)
+        current["facts"]["downloads"].pop(name, None)
+    for name in ("chat", "transcript_CSV", "summary"):  # links signed with each run's expiry
+        current["calls"].pop(name)
+        seed["calls"].pop(name)
     trim_minutes_lists(current, seed, len(live))
     assert [n for n in current["calls"] if current["calls"][n] != seed["calls"][n]] == []
     assert current["facts"] == seed["facts"]
