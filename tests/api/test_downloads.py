@@ -213,3 +213,34 @@ def test_bad_summary_options_are_a_400_naming_them(call: AppUnderTest, body, nam
     response = call.http.post(call.base + "/sessions/s1/summary", json=body)
     assert response.status_code == 400, response.text
     assert named in response.text
+
+
+def test_a_link_from_one_replica_opens_on_another(call: AppUnderTest) -> None:
+    """The signing key was generated once and kept in the database: every process on it
+    checks links with the same key (and a configured key would override it)."""
+    from rtk_sessions.app import create_app
+    from rtk_sessions.config import Settings
+    from tests.conftest import free_port, serve_in_thread
+
+    url = call.ok("/sessions/s1/chat")["data"]["chat_download_url"]
+    other = create_app(Settings(database_url=call.server.db.url), database=call.server.db,
+                       clock=call.clock)
+    port = free_port()
+    server, thread = serve_in_thread(other, port)
+    try:
+        path = url.split(call.server.url, 1)[1]
+        assert fetch(f"http://127.0.0.1:{port}{path}").status_code == 200
+        keyed = create_app(
+            Settings(database_url=call.server.db.url, download_secret="another-key"),
+            database=call.server.db, clock=call.clock,
+        )
+        keyed_port = free_port()
+        keyed_server, keyed_thread = serve_in_thread(keyed, keyed_port)
+        try:
+            assert fetch(f"http://127.0.0.1:{keyed_port}{path}").status_code == 403
+        finally:
+            keyed_server.should_exit = True
+            keyed_thread.join(timeout=10)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
