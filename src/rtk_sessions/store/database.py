@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,29 @@ class Database:
                 text("SELECT pg_advisory_xact_lock(:space, :app_pk)"),
                 {"space": _PG_APP_WRITE_LOCKS, "app_pk": app_pk},
             )
+
+    def executemany(self, conn: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
+        """Run ``statement`` once per row, the rows bound by the driver in C.
+
+        SQLAlchemy's own executemany processes every parameter of every row in
+        Python (a third of an ingest batch's time); the statements written in
+        bulk here bind plain ints, strings and None, which the drivers take as
+        they are. The SQL is compiled once per statement and dialect.
+        """
+        if not rows:
+            return
+        # column_keys: an INSERT or UPDATE without .values() sets the rows' keys only
+        compiled = statement.compile(dialect=conn.dialect, column_keys=list(rows[0]))
+        fixed = compiled.params  # literals bound in the statement (e.g. the app key)
+        merged = [{**fixed, **row} for row in rows] if fixed else rows
+        if compiled.positional:
+            pick = itemgetter(*compiled.positiontup)
+            params: list[Any] = [pick(row) for row in merged]
+            if len(compiled.positiontup) == 1:
+                params = [(value,) for value in params]
+        else:
+            params = merged
+        conn.exec_driver_sql(compiled.string, params)
 
     def insert(self, table: Any) -> Any:
         """An INSERT that supports ``on_conflict_do_*`` on this dialect."""

@@ -24,7 +24,7 @@ from rtk_sessions.analytics.lifecycle import (
     summarize_session,
     tree_aggregate,
 )
-from rtk_sessions.store.database import chunks
+from rtk_sessions.store.database import Database, chunks
 from rtk_sessions.store.rows import PeerRow, SessionRow, row_of, select_rows
 from rtk_sessions.store.tables import apps, peers, sessions
 
@@ -40,8 +40,8 @@ class LoadedState:
 
 
 class SessionDeriver:
-    def __init__(self, conn: Connection, app_pk: int) -> None:
-        self.conn, self.app_pk = conn, app_pk
+    def __init__(self, db: Database, conn: Connection, app_pk: int) -> None:
+        self.db, self.conn, self.app_pk = db, conn, app_pk
 
     def load(self, session_ids: list[str], state: LoadedState | None = None) -> LoadedState:
         """Read sessions and all their peers into ``state`` (created if None)."""
@@ -129,7 +129,8 @@ class SessionDeriver:
     def update_sessions(self, updates: list[Params]) -> None:
         """Set columns of sessions; each row names its session as ``b_session_id``."""
         if updates:
-            self.conn.execute(
+            self.db.executemany(
+                self.conn,
                 update(sessions).where(
                     sessions.c.app_pk == self.app_pk,
                     sessions.c.session_id == bindparam("b_session_id"),

@@ -36,13 +36,27 @@ class AppWriter:
 
     def __init__(self, db: Database, conn: Connection, app_pk: int) -> None:
         self.db, self.conn, self.app_pk = db, conn, app_pk
-        self.deriver = SessionDeriver(conn, app_pk)
+        self.deriver = SessionDeriver(db, conn, app_pk)
 
     def append_events(self, rows: list[EventRow]) -> set[str]:
-        """Add events to the log; returns the ids that were new (the log keeps the first)."""
-        statement = self.db.insert(events).on_conflict_do_nothing().returning(events.c.event_id)
-        values = [values_of(row, self.app_pk) for row in rows]
-        return set(self.conn.execute(statement, values).scalars())
+        """Add events to the log; returns the ids that were new (the log keeps the first).
+
+        The transaction is the app's only writer (``app_writer``), so the ids found here
+        stay absent until the insert: no conflict can happen in between.
+        """
+        stored: set[str] = set()
+        ids = [row.event_id for row in rows]
+        for chunk in chunks(ids):
+            stored.update(
+                self.conn.execute(
+                    select(events.c.event_id).where(
+                        events.c.app_pk == self.app_pk, events.c.event_id.in_(chunk)
+                    )
+                ).scalars()
+            )
+        new = [values_of(row, self.app_pk) for row in rows if row.event_id not in stored]
+        self.db.executemany(self.conn, events.insert(), new)
+        return {row["event_id"] for row in new}
 
     def meetings(self, meeting_ids: list[str]) -> dict[str, MeetingRow]:
         found: dict[str, MeetingRow] = {}
@@ -108,7 +122,7 @@ class AppWriter:
             index_elements=[table.c[c] for c in index],
             set_={c: statement.excluded[c] for c in columns},
         )
-        self.conn.execute(statement, values)
+        self.db.executemany(self.conn, statement, values)
 
 
 @contextmanager
