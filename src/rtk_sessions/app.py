@@ -27,6 +27,7 @@ from rtk_sessions.exports.links import Downloads
 from rtk_sessions.ingest.enrich import configure_geoip
 from rtk_sessions.jobs.worker import start_worker_thread
 from rtk_sessions.store.database import Database, database_for
+from rtk_sessions.store.tokens import GrantCache
 
 APP_PATH = "/accounts/{account_id:str}/realtime/kit/{app_id:str}"
 SDK_PREFIX = "/client/v4"
@@ -101,6 +102,7 @@ def create_app(
         clock=clock,
         quality_cache=QualityCache(settings.quality_cache_mb * 1024 * 1024),
         downloads=Downloads(db, settings, clock),
+        grants=GrantCache(settings.token_cache_seconds),
     )
     jobs = _JobThread(db, settings, clock)
     app = Litestar(

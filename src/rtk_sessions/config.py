@@ -94,6 +94,13 @@ class Settings(BaseSettings):
         "for city, region, timezone, coordinates and AS number. Empty = none.",
     )
     openapi_enabled: bool = Field(True, description="Serve /openapi.json and /docs.")
+    token_cache_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="How long a process reuses a token's grant before reading it again: a "
+        "revoked token stops working within this time. 0 = read on every request.",
+    )
     public_url: str = Field(
         "",
         description="Base URL clients reach this server at (e.g. https://rtk.example.com), "

@@ -181,3 +181,25 @@ def test_auth_failures_are_not_cached_across_tokens(tenants: Tenants) -> None:
     assert_auth_error(tenants.call(url, bearer("rtk_bad_bad")), 401)
     assert tenants.call(url, bearer(tenants.tokens["acc-1"])).status_code == 200
     assert_auth_error(tenants.call(url, bearer(tenants.tokens["acc-2"])), 403)
+
+
+@pytest.mark.parametrize("cache_seconds", [0, 1])
+def test_a_revoked_token_stops_working_within_the_cache_time(backend, tmp_path, cache_seconds):
+    """Grants are kept per process for RTK_TOKEN_CACHE_SECONDS: revocation (in the
+    database, from any process) takes effect within that time, and at once with 0."""
+    import time
+
+    with running_server(backend, tmp_path, token_cache_seconds=cache_seconds) as server:
+        token = make_token(server.db, "acc-1")
+        path = server.api("acc-1", "app-1") + "/sessions"
+        with server.client(token) as http:
+            assert http.get(path).status_code == 200  # read, and kept
+            with server.db.write() as conn:
+                assert revoke(conn, find_active(conn, token).token_id, T0)
+            revoked_at = time.monotonic()
+            while http.get(path).status_code == 200:
+                assert time.monotonic() - revoked_at < cache_seconds + 1.0, "still accepted"
+                time.sleep(0.02)
+            assert http.get(path).status_code == 401
+            if cache_seconds == 0:
+                assert time.monotonic() - revoked_at < 0.5

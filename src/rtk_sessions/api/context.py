@@ -11,6 +11,7 @@ from rtk_sessions.clock import Clock
 from rtk_sessions.config import Settings
 from rtk_sessions.exports.links import Downloads
 from rtk_sessions.store.database import Database
+from rtk_sessions.store.tokens import GrantCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,7 @@ class AppContext:
     clock: Clock
     quality_cache: QualityCache
     downloads: Downloads
+    grants: GrantCache
 
     @property
     def grace_ms(self) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import Connection, Engine, select
 
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.tables import apps
@@ -17,11 +19,23 @@ class Missing(LookupError):
         self.message = message
 
 
+# Known app keys per database engine. An app's key never changes once made and apps
+# are never deleted, so every request can skip this lookup after the first.
+_APP_KEYS: WeakKeyDictionary[Engine, dict[tuple[str, str], int]] = WeakKeyDictionary()
+_APP_KEYS_MAX = 100_000
+
+
 def find_app(conn: Connection, account_id: str, app_id: str) -> int | None:
     """The app's internal key, or None if nothing was ever ingested for it."""
-    return conn.execute(
-        select(apps.c.app_pk).where(apps.c.account_id == account_id, apps.c.app_id == app_id)
-    ).scalar()
+    known = _APP_KEYS.setdefault(conn.engine, {})
+    app_pk = known.get((account_id, app_id))
+    if app_pk is None:
+        app_pk = conn.execute(
+            select(apps.c.app_pk).where(apps.c.account_id == account_id, apps.c.app_id == app_id)
+        ).scalar()
+        if app_pk is not None and len(known) < _APP_KEYS_MAX:
+            known[(account_id, app_id)] = app_pk
+    return app_pk
 
 
 def ensure_app(db: Database, conn: Connection, account_id: str, app_id: str, now_ms: int) -> int:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, select, update
@@ -86,8 +88,42 @@ def find_active(conn: Connection, token: str) -> TokenGrant | None:
     return _grant(row) if row else None
 
 
+class GrantCache:
+    """Grants of recently presented tokens, for at most ``ttl_s`` seconds.
+
+    Every request presents its token; reading its grant costs a database round trip
+    (a transaction on PostgreSQL). Kept by the token's SHA-256 (never the token), only
+    for live tokens, and only briefly: a revoked token stops working within ``ttl_s``
+    on every process (the revocation is in the database; each process re-reads the
+    grant when its copy is older than that). ``ttl_s`` 0 keeps nothing.
+    """
+
+    def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
+        self.ttl_s, self.max_entries = ttl_s, max_entries
+        self._entries: dict[str, tuple[float, TokenGrant]] = {}
+        self._lock = threading.Lock()
+
+    def grant_for(self, db: Database, token: str) -> TokenGrant | None:
+        key = hash_token(token)
+        now = time.monotonic()
+        with self._lock:
+            kept = self._entries.get(key)
+        if kept is not None and now - kept[0] < self.ttl_s:
+            return kept[1]
+        with db.read() as conn:
+            grant = find_active(conn, token)
+        with self._lock:
+            if grant is None or self.ttl_s <= 0:
+                self._entries.pop(key, None)
+            else:
+                if len(self._entries) >= self.max_entries:
+                    self._entries.clear()  # rare: many distinct live tokens in one second
+                self._entries[key] = (now, grant)
+        return grant
+
+
 def grant_for(db: Database, token: str) -> TokenGrant | None:
-    """:func:`find_active` in a read snapshot of its own (what a request's auth check does)."""
+    """:func:`find_active` in a read snapshot of its own."""
     with db.read() as conn:
         return find_active(conn, token)
 
