@@ -29,6 +29,7 @@ from pathlib import Path
 import msgspec
 
 DAY, MIN = 86_400_000, 60_000
+START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 SPAN_MS = 730 * DAY  # sessions start over two years after ``start_ms``
 BATCH = 5_000  # lines per ingest call with --load
 Span = tuple[str, int, int, int | None]  # a peer: (peer_id, user, joined ms, left ms or None)
@@ -78,10 +79,6 @@ def iso(ms: int) -> str:
     return f"{_day(day)}{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}Z"
 
 
-def _event(event_id: str, kind: str, ts: int, **fields: object) -> dict:
-    return {"id": event_id, "type": kind, "ts": ts, **fields}  # ts: epoch ms until encoded
-
-
 def _name(user: int) -> str:
     return f"{FIRST[user % len(FIRST)]} {LAST[user // len(FIRST) % len(LAST)]}"
 
@@ -90,9 +87,14 @@ class Generator:
     """Builds the data set one top-level session at a time, counting rooms, peers, events."""
 
     def __init__(
-        self, sessions: int, *, seed: int = 1, apps: int = 1, telemetry_every: int = 1000,
-        start_ms: int = 1_767_225_600_000,
-    ) -> None:  # fmt: skip
+        self,
+        sessions: int,
+        *,
+        seed: int = 1,
+        apps: int = 1,
+        telemetry_every: int = 1000,
+        start_ms: int = START_MS,
+    ) -> None:
         self.rng, self.seed, self.apps = random.Random(seed), seed, apps
         self.sessions, self.telemetry_every, self.start_ms = sessions, telemetry_every, start_ms
         # a multiple of ``apps``: meeting m's sessions (m, m + meetings, ...) share an app
@@ -101,47 +103,58 @@ class Generator:
         self.gap = (SPAN_MS - DAY) / max(1, sessions)
         self.users = max(1_000, sessions)
         self.rooms = self.peers = self.events = 0
+        self.out: list[dict] = []  # the events of the session being built
 
     def blocks(self) -> Iterator[tuple[int, list[bytes]]]:
         """(app index, NDJSON lines) of each top-level session with its rooms, in start order."""
         for index in range(self.sessions):
-            events = self._session(index)
-            events.sort(key=_by_ts)
+            self.out = []
+            self._session(index)
+            self.out.sort(key=_by_ts)
             lines = []
-            for event in events:
+            for event in self.out:
                 event["ts"] = iso(event["ts"])
                 lines.append(_encode(event))
             self.events += len(lines)
             yield index % self.apps, lines
 
+    def _emit(self, kind: str, ts: int, event_id: str, **fields: object) -> None:
+        self.out.append({"id": event_id, "type": kind, "ts": ts, **fields})  # ts: ms for now
+
     def _id(self, kind: int, number: int) -> str:
         return f"{self.seed:08x}-{kind:04x}-4000-8000-{number:012x}"  # UUID-shaped, unique
 
-    def _session(self, index: int) -> list[dict]:
+    def _session(self, index: int) -> None:
         rng, meeting = self.rng, index % self.meetings
         meeting_id, session_id = self._id(4, meeting), self._id(0, index)
         start = self.start_ms + int(index * self.gap) + rng.randrange(max(1, int(self.gap)))
         webinar, live = rng.random() < 1 / 2000, index >= self.live_from
         end = start + (rng.randint(60, 180) if webinar else rng.randint(10, 120)) * MIN
-        events = [_event(f"{session_id}:start", "session.started", start, session_id=session_id,
-                         meeting_id=meeting_id)]  # fmt: skip
         if index < self.meetings:
             title = f"{rng.choice(TITLE_HEADS)} {rng.choice(TITLE_TAILS)} #{meeting}"
-            events.append(_event(f"{meeting_id}:upsert", "meeting.upserted", start - DAY,
-                                 meeting_id=meeting_id, title=title))  # fmt: skip
+            self._emit(
+                "meeting.upserted", start - DAY, meeting_id, meeting_id=meeting_id, title=title
+            )
+        self._emit(
+            "session.started", start, session_id, session_id=session_id, meeting_id=meeting_id
+        )
         users = self._users(meeting, webinar)
-        spans = self._peers(events, session_id, users, start, end, live, webinar)
+        spans = self._peers(session_id, users, start, end, live, webinar)
         if not (live or webinar) and len(users) >= 4 and end - start >= 30 * MIN:
             if rng.random() < 0.05:  # of the sessions that can: ~2% of all
-                self._breakout_rooms(events, session_id, meeting_id, users, start, end)
+                self._breakout_rooms(session_id, meeting_id, users, start, end)
         if index % self.telemetry_every == 0:
-            self._telemetry(events, spans)
-            self._conversation(events, session_id, start, spans)
+            self._telemetry(spans)
+            self._conversation(session_id, start, spans)
         if not live:
-            last, reason = max(map(_by_ts, events)), rng.choice(REASONS)
-            events.append(_event(f"{session_id}:end", "session.ended", last + 1000,
-                                 session_id=session_id, reason=reason))  # fmt: skip
-        return events
+            last, reason = max(map(_by_ts, self.out)), rng.choice(REASONS)
+            self._emit(
+                "session.ended",
+                last + 1000,
+                f"{session_id}:end",
+                session_id=session_id,
+                reason=reason,
+            )
 
     def _users(self, meeting: int, webinar: bool) -> list[int]:
         if webinar:
@@ -151,9 +164,8 @@ class Generator:
         return [(circle + n) % self.users for n in self.rng.sample(range(40), count)]
 
     def _peers(
-        self, events: list[dict], session_id: str, users: list[int], start: int, end: int,
-        live: bool, webinar: bool,
-    ) -> list[Span]:  # fmt: skip
+        self, session_id: str, users: list[int], start: int, end: int, live: bool, webinar: bool
+    ) -> list[Span]:
         """Join (and, unless live, leave) events of each user; the span of each peer."""
         rng, spans = self.rng, []
         view = "WEBINAR" if webinar else "GROUP_CALL"
@@ -163,99 +175,142 @@ class Generator:
             leave = None if live else rng.randint(join + MIN, end)
             if rng.random() < 0.1 and (leave or end) - join > 4 * MIN:  # dropped, came back
                 drop = rng.randrange(join + MIN, (leave or end) - 2 * MIN)
-                spans.append(self._peer(events, session_id, user, join, drop, preset, view))
+                spans.append(self._peer(session_id, user, join, drop, preset, view))
                 join = drop + rng.randint(5_000, 60_000)
-            spans.append(self._peer(events, session_id, user, join, leave, preset, view))
+            spans.append(self._peer(session_id, user, join, leave, preset, view))
         return spans
 
     def _peer(
-        self, events: list[dict], session_id: str, user: int, join: int, leave: int | None,
-        preset: str, view: str,
-    ) -> Span:  # fmt: skip
+        self, session_id: str, user: int, join: int, leave: int | None, preset: str, view: str
+    ) -> Span:
         self.peers += 1
         peer_id = self._id(2, self.peers)
-        events.append(_event(
-            f"{peer_id}:join", "peer.joined", join, session_id=session_id, peer_id=peer_id,
-            user_id=self._id(3, user), display_name=_name(user),
-            custom_participant_id=f"member-{user}", preset_name=preset, preset_view_type=view,
-        ))  # fmt: skip
+        self._emit(
+            "peer.joined",
+            join,
+            f"{peer_id}:join",
+            session_id=session_id,
+            peer_id=peer_id,
+            user_id=self._id(3, user),
+            display_name=_name(user),
+            custom_participant_id=f"member-{user}",
+            preset_name=preset,
+            preset_view_type=view,
+        )
         if leave is not None:
-            events.append(_event(f"{peer_id}:leave", "peer.left", leave, session_id=session_id,
-                                 peer_id=peer_id))  # fmt: skip
+            self._emit(
+                "peer.left", leave, f"{peer_id}:leave", session_id=session_id, peer_id=peer_id
+            )
         return peer_id, user, join, leave
 
     def _breakout_rooms(
-        self, events: list[dict], parent: str, meeting_id: str, users: list[int], start: int,
-        end: int,
-    ) -> None:  # fmt: skip
+        self, parent: str, meeting_id: str, users: list[int], start: int, end: int
+    ) -> None:
         """2..4 rooms over the middle third of the parent; each user goes to one of them."""
         rng, count = self.rng, self.rng.randint(2, min(4, len(users) // 2))
         opened, closed = start + (end - start) // 3, start + 2 * (end - start) // 3
         for number in range(count):
             self.rooms += 1
             room = self._id(1, self.rooms)
-            events.append(_event(f"{room}:start", "session.started", opened, session_id=room,
-                                 meeting_id=meeting_id, parent_session_id=parent))  # fmt: skip
+            self._emit(
+                "session.started",
+                opened,
+                room,
+                session_id=room,
+                meeting_id=meeting_id,
+                parent_session_id=parent,
+            )
             for user in users[number::count]:
                 join, leave = opened + rng.randint(2_000, 20_000), closed - rng.randint(0, 20_000)
-                self._peer(events, room, user, join, leave, "group_call_participant", "GROUP_CALL")
-            events.append(_event(f"{room}:end", "session.ended", closed + 1000, session_id=room,
-                                 reason="HOST_ENDED_MEETING"))  # fmt: skip
+                self._peer(room, user, join, leave, "group_call_participant", "GROUP_CALL")
+            reason = "HOST_ENDED_MEETING"
+            self._emit(
+                "session.ended", closed + 1000, f"{room}:end", session_id=room, reason=reason
+            )
 
-    def _telemetry(self, events: list[dict], spans: list[Span]) -> None:
+    def _telemetry(self, spans: list[Span]) -> None:
         """For the first 3 peers: metadata, and 3 stats events of 3 samples (7 s apart) of
         the audio and video producers, a quarter, half and three quarters into the stay."""
         rng = self.rng
         for peer_id, _, join, leave in spans[:3]:
             loss, rtt = rng.choice([0.0, 0.001, 0.02, 0.08]), rng.uniform(0.02, 0.3)
-            device = {"cpus": rng.choice([4, 8]), "memory": 8, "is_mobile": False, "os": "Windows"}
-            precall = {"rtt": rtt * 1000, "jitter": 3.0, "fractional_loss": loss}
-            events.append(_event(
-                f"{peer_id}:meta", "peer.metadata", join + 500, peer_id=peer_id,
-                user_agent=rng.choice(USER_AGENTS), ip=rng.choice(IPS), sdk_name="web-core",
-                sdk_version="1.2.0", device_info=device, precall_network_information=precall,
-            ))  # fmt: skip
+            self._emit(
+                "peer.metadata",
+                join + 500,
+                f"{peer_id}:meta",
+                peer_id=peer_id,
+                user_agent=rng.choice(USER_AGENTS),
+                ip=rng.choice(IPS),
+                sdk_name="web-core",
+                sdk_version="1.2.0",
+                device_info={"cpus": rng.choice([4, 8]), "memory": 8, "os": "Windows"},
+                precall_network_information={"rtt": rtt * 1000, "fractional_loss": loss},
+            )
             step = ((leave or join + 10 * MIN) - join) // 4
             for k in (1, 2, 3):
                 ts = join + k * step
-                samples = [_sample(peer_id, kind, join, at, loss, rtt)
-                           for at in (ts - 14_000, ts - 7_000, ts) for kind in ("audio", "video")]  # fmt: skip
-                events.append(_event(f"{peer_id}:stats{k}", "peer.stats", ts, peer_id=peer_id,
-                                     samples=samples))  # fmt: skip
+                samples = [
+                    _sample(peer_id, kind, join, at, loss, rtt)
+                    for at in (ts - 14_000, ts - 7_000, ts)
+                    for kind in ("audio", "video")
+                ]
+                self._emit(
+                    "peer.stats", ts, f"{peer_id}:stats{k}", peer_id=peer_id, samples=samples
+                )
 
-    def _conversation(self, events: list[dict], session_id: str, start: int,
-                      spans: list[Span]) -> None:  # fmt: skip
+    def _conversation(self, session_id: str, start: int, spans: list[Span]) -> None:
         """Three chat messages and three transcript segments early in the speakers' stays."""
         for k in range(3):
             peer_id, user, join, _ = spans[k % len(spans)]
-            ts, phrase, base = join + (k + 1) * 5_000, self.rng.choice(PHRASES), session_id
-            events.append(_event(
-                f"{base}:chat{k}", "chat.message", ts, session_id=session_id, peer_id=peer_id,
-                message_id=f"{base}:msg{k}", display_name=_name(user), payload=phrase,
-                payload_type="TEXT_MESSAGE",
-            ))  # fmt: skip
-            events.append(_event(
-                f"{base}:text{k}", "transcript.segment", ts + 2_000, session_id=session_id,
-                peer_id=peer_id, start_ms=ts - start, end_ms=ts + 2_000 - start, text=phrase,
+            ts, text, said = join + (k + 1) * 5_000, self.rng.choice(PHRASES), f"{session_id}:{k}"
+            self._emit(
+                "chat.message",
+                ts,
+                f"{said}:chat",
+                session_id=session_id,
+                peer_id=peer_id,
+                message_id=said,
+                display_name=_name(user),
+                payload=text,
+            )
+            self._emit(
+                "transcript.segment",
+                ts + 2_000,
+                f"{said}:text",
+                session_id=session_id,
+                peer_id=peer_id,
+                start_ms=ts - start,  # from the session's start
+                end_ms=ts + 2_000 - start,
+                text=text,
                 language="en",
-            ))  # fmt: skip
+            )
 
 
 def _sample(peer_id: str, kind: str, join: int, at: int, loss: float, rtt: float) -> dict:
     """A producer track's cumulative counters at ``at`` (epoch ms) for a peer joined at ``join``."""
     packets = (at - join) * (50 if kind == "audio" else 90) // 1000
     return {
-        "ts": iso(at), "kind": kind, "direction": "producer", "track_id": f"{peer_id}:{kind}",
-        "ssrc": zlib.crc32(f"{peer_id}{kind}".encode()), "packets_sent": packets,
+        "ts": iso(at),
+        "kind": kind,
+        "direction": "producer",
+        "track_id": f"{peer_id}:{kind}",
+        "ssrc": zlib.crc32(f"{peer_id}{kind}".encode()),
+        "packets_sent": packets,
         "bytes_sent": packets * (120 if kind == "audio" else 1100),
-        "packets_lost": int(packets * loss), "jitter": 0.004 + loss / 4, "round_trip_time": rtt,
-    }  # fmt: skip
+        "packets_lost": int(packets * loss),
+        "jitter": 0.004 + loss / 4,
+        "round_trip_time": rtt,
+    }
 
 
 def generate(
-    sessions: int, *, seed: int = 1, apps: int = 1, telemetry_every: int = 1000,
-    start_ms: int = 1_767_225_600_000,
-) -> Iterator[bytes]:  # fmt: skip
+    sessions: int,
+    *,
+    seed: int = 1,
+    apps: int = 1,
+    telemetry_every: int = 1000,
+    start_ms: int = START_MS,
+) -> Iterator[bytes]:
     """NDJSON lines (one event each, no newline) of ``sessions`` top-level sessions."""
     generator = Generator(
         sessions, seed=seed, apps=apps, telemetry_every=telemetry_every, start_ms=start_ms
