@@ -9,10 +9,21 @@ only a filtered list is counted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, and_, func, literal, or_, select, true
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    and_,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
 
 from rtk_sessions.store.apps import Missing, find_app
 from rtk_sessions.store.database import Database
@@ -62,6 +73,19 @@ def ended_condition(now_ms: int, grace_ms: int) -> ColumnElement[bool]:
         and_(
             sessions.c.tree_open_peers == 0,
             sessions.c.tree_quiet_since_ms < now_ms - grace_ms,
+        ),
+    )
+
+
+def live_condition(now_ms: int, grace_ms: int) -> ColumnElement[bool]:
+    """True for LIVE sessions: the negation of :func:`ended_condition`, written so that
+    an index on ``closed_ms`` finds them (only sessions nothing has closed can be live:
+    at most one per meeting)."""
+    return and_(
+        sessions.c.closed_ms.is_(None),
+        or_(
+            sessions.c.tree_open_peers > 0,
+            sessions.c.tree_quiet_since_ms >= now_ms - grace_ms,
         ),
     )
 
@@ -154,13 +178,16 @@ def _list_sessions(
     # The page's ids first: for the default order they come from the index alone, so
     # skipping 50,000 rows walks index entries, not 50,000 table rows (SQLite reads a
     # skipped row whole when the query needs its columns).
-    page_ids = (
-        select(sessions.c.session_id)
-        .where(*conditions)
-        .order_by(*order)
-        .offset(query.page.offset)
-        .limit(query.page.limit)
-    )
+    if query.sort_by == "minutesConsumed":
+        page_ids = _by_minutes(conditions, query, now_ms)
+    else:
+        page_ids = (
+            select(sessions.c.session_id)
+            .where(*conditions)
+            .order_by(*order)
+            .offset(query.page.offset)
+            .limit(query.page.limit)
+        )
     ids = list(conn.execute(page_ids).scalars())
     found: list[SessionRow] = []
     if ids:
@@ -171,7 +198,40 @@ def _list_sessions(
         )
         by_id = {row.session_id: row for row in (row_of(SessionRow, r) for r in rows)}
         found = [by_id[session_id] for session_id in ids]
-    return found, _total(conn, app_pk, query.where, conditions)
+    return found, _total(conn, app_pk, query.where, conditions, now_ms, grace_ms)
+
+
+def _by_minutes(conditions: list, query: SessionQuery, now_ms: int):
+    """The page's ids by participant-minutes without computing them for every session.
+
+    A session with nobody in it has a fixed total (``closed_peer_ms``), read in order
+    from an index; only sessions with peers still in (a few) have minutes that grow
+    with the clock. The page is the best ``offset + limit`` of the first kind, merged
+    with all of the second, ordered by (minutes, session id) as the plain query would.
+    """
+    wanted = query.page.offset + query.page.limit
+    minutes = sessions.c.closed_peer_ms.label("minutes")
+    settled = (
+        select(sessions.c.session_id, minutes)
+        .where(*conditions, sessions.c.open_peers == 0)
+        .order_by(*_directed(query.descending, sessions.c.closed_peer_ms, sessions.c.session_id))
+        .limit(wanted)
+        .subquery()
+    )
+    growing = select(sessions.c.session_id, minutes_ms_expression(now_ms).label("minutes")).where(
+        *conditions, sessions.c.open_peers > 0
+    )
+    both = union_all(select(settled.c.session_id, settled.c.minutes), growing).subquery()
+    return (
+        select(both.c.session_id)
+        .order_by(*_directed(query.descending, both.c.minutes, both.c.session_id))
+        .offset(query.page.offset)
+        .limit(query.page.limit)
+    )
+
+
+def _directed(descending: bool, *columns):
+    return [c.desc() if descending else c.asc() for c in columns]
 
 
 def _filter_conditions(where: SessionFilter, now_ms: int, grace_ms: int) -> list:
@@ -182,9 +242,10 @@ def _filter_conditions(where: SessionFilter, now_ms: int, grace_ms: int) -> list
         conditions.append(sessions.c.started_ms >= where.start_ms)
     if where.end_ms is not None:
         conditions.append(sessions.c.started_ms <= where.end_ms)
-    if where.status is not None:
-        ended = ended_condition(now_ms, grace_ms)
-        conditions.append(ended if where.status == "ENDED" else ~ended)
+    if where.status == "ENDED":
+        conditions.append(ended_condition(now_ms, grace_ms))
+    elif where.status == "LIVE":
+        conditions.append(live_condition(now_ms, grace_ms))
     if where.min_peers is not None:
         conditions.append(sessions.c.peer_count >= where.min_peers)
     if where.max_peers is not None:
@@ -194,13 +255,33 @@ def _filter_conditions(where: SessionFilter, now_ms: int, grace_ms: int) -> list
     return conditions
 
 
-def _total(conn: Connection, app_pk: int, where: SessionFilter, conditions: list) -> int:
-    if where.narrows:
+def _total(
+    conn: Connection,
+    app_pk: int,
+    where: SessionFilter,
+    conditions: list,
+    now_ms: int,
+    grace_ms: int,
+) -> int:
+    """How many sessions match: the kept total, or a count of the few live sessions (ENDED
+    is the rest), or, for other filters, a count."""
+    if where.narrows and replace(where, status=None).narrows:
         return conn.execute(
             select(func.count()).select_from(sessions).where(*conditions)
         ).scalar_one()
     total = conn.execute(select(apps.c.listed_sessions).where(apps.c.app_pk == app_pk)).scalar()
-    return total or 0
+    if where.status is None:
+        return total or 0
+    live = conn.execute(
+        select(func.count())
+        .select_from(sessions)
+        .where(
+            sessions.c.app_pk == app_pk,
+            sessions.c.listed == true(),
+            live_condition(now_ms, grace_ms),
+        )
+    ).scalar_one()
+    return live if where.status == "LIVE" else (total or 0) - live
 
 
 def rooms_by_parent(

@@ -120,6 +120,10 @@ sessions = Table(
     Column("tree_open_peers", Integer, nullable=False, server_default="0"),
     Column("tree_quiet_since_ms", Ms),
     Index(None, "app_pk", "listed", "started_ms", "session_id"),
+    # sort by minutes: sessions with nobody in, by their fixed total (store/sessions.py)
+    Index(None, "app_pk", "listed", "open_peers", "closed_peer_ms", "session_id"),
+    # status: only sessions nothing has closed can be live
+    Index(None, "app_pk", "listed", "closed_ms"),
     Index(None, "app_pk", "meeting_id", "started_ms"),
     Index(None, "app_pk", "parent_session_id"),
 )
