@@ -88,3 +88,39 @@ def test_every_page_of_every_order_matches_the_definition(database: Database, la
                         context = (now_ms, sort_by, descending, status_filter, offset)
                         assert got == want[offset : offset + limit], context
                         assert page.total == len(want), context
+
+
+TITLES = ["Weekly Sync", "Café Crème review", "STRASSE planning", "ps-4242 retro", "100%_done"]
+
+
+def test_search_through_the_trigram_index_is_the_substring_definition(database: Database):
+    """Every term finds exactly the sessions whose title, meeting id or session id contains
+    it, case-folded; also right after a late event renames a meeting."""
+    from tests.factories import meeting
+
+    events = [meeting(f"m{n}", title) for n, title in enumerate(TITLES)]
+    for n in range(30):
+        sid = f"sess-{n:03d}"
+        events += [started(sid, f"m{n % len(TITLES)}", T0 + n * MIN),
+                   *visit(sid, f"{sid}-p", T0 + n * MIN, T0 + n * MIN + MIN)]
+    lines = [msgspec.json.encode(e) for e in events]
+    assert ingest_items(database, "acc", "app", lines, T0).rejected == []
+    terms = ["sync", "WEEKLY", "café", "CRÈME", "straße", "ps-4242", "4242", "sess-01",
+             "ss-0", "m3", "%_", "100%", "o", "zz-none", "y s", "\u00e9"]
+
+    def check() -> None:
+        rows = every_row(database, T0 + 10**8)
+        for term in terms:
+            want = sorted(r.session_id for r in rows if term.casefold() in r.search_text)
+            query = SessionQuery(where=SessionFilter(search=term), page=Page(0, 100))
+            page = sessions_page(database, "acc", "app", query, T0 + 10**8, GRACE_MS)
+            assert sorted(s.session_id for s in page.sessions) == want, term
+            assert page.total == len(want), term
+
+    check()
+    late = meeting("m0", "Renamed: quarterly STELLAR sync", T0 + 10 * MIN)
+    assert ingest_items(database, "acc", "app", [msgspec.json.encode(late)], T0).accepted == 1
+    terms += ["stellar", "quarterly"]
+    check()
+    rows = every_row(database, T0 + 10**8)
+    assert sum("stellar" in r.search_text for r in rows) == 6  # the renamed meeting's sessions

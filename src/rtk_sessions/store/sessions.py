@@ -17,10 +17,13 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     and_,
+    column,
     func,
     literal,
+    literal_column,
     or_,
     select,
+    table,
     true,
     union_all,
 )
@@ -168,7 +171,9 @@ def _list_sessions(
     conn: Connection, app_pk: int, query: SessionQuery, now_ms: int, grace_ms: int
 ) -> tuple[list[SessionRow], int]:
     conditions = [sessions.c.app_pk == app_pk, sessions.c.listed == true()]
-    conditions += _filter_conditions(query.where, now_ms, grace_ms)
+    conditions += _filter_conditions(
+        query.where, now_ms, grace_ms, sqlite=conn.dialect.name == "sqlite"
+    )
     key = sessions.c.started_ms if query.sort_by == "createdAt" else minutes_ms_expression(now_ms)
     order = (
         [key.desc(), sessions.c.session_id.desc()]
@@ -234,7 +239,9 @@ def _directed(descending: bool, *columns):
     return [c.desc() if descending else c.asc() for c in columns]
 
 
-def _filter_conditions(where: SessionFilter, now_ms: int, grace_ms: int) -> list:
+def _filter_conditions(
+    where: SessionFilter, now_ms: int, grace_ms: int, *, sqlite: bool = False
+) -> list:
     conditions: list = []
     if where.associated_id is not None:
         conditions.append(sessions.c.meeting_id == where.associated_id)
@@ -251,8 +258,18 @@ def _filter_conditions(where: SessionFilter, now_ms: int, grace_ms: int) -> list
     if where.max_peers is not None:
         conditions.append(sessions.c.peer_count <= where.max_peers)
     if where.search:
-        conditions.append(sessions.c.search_text.contains(where.search.casefold(), autoescape=True))
+        needle = where.search.casefold()
+        conditions.append(sessions.c.search_text.contains(needle, autoescape=True))
+        if sqlite and len(needle) >= 3 and not set(needle) & set("%_"):
+            # narrowed by the trigram index first (migration 0005); the LIKE above keeps
+            # the answer exact. PostgreSQL's planner uses its pg_trgm index by itself.
+            conditions.append(literal_column("sessions.rowid").in_(_trigram_matches(needle)))
     return conditions
+
+
+def _trigram_matches(needle: str):
+    search_index = table("sessions_search", column("rowid"), column("search_text"))
+    return select(search_index.c.rowid).where(search_index.c.search_text.like(f"%{needle}%"))
 
 
 def _total(
