@@ -4,7 +4,7 @@ VENV := .venv
 SDK500 := .venv-sdk500
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: demo serve test install clean
+.PHONY: demo serve test bench install clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ serve: $(VENV)/.installed
 ## Install both environments and run the whole test suite (exit 5, "no tests", fails too).
 test: $(VENV)/.installed $(SDK500)/.installed
 	RTK_TEST_SDK500_PYTHON=$(abspath $(SDK500))/bin/python $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+## Run every benchmark (each beside its ceiling) and write BENCHMARKS.md (minutes; not part of test).
+bench: $(VENV)/.installed
+	$(VENV)/bin/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(SDK500) .pytest_cache .hypothesis

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -94,3 +95,15 @@ def batches(lines: list[bytes], max_events: int, max_bytes: int = 9 * 1024 * 102
         size += len(line) + 1
     if batch:
         yield batch
+
+
+def report(
+    figure: str, ours: float, unit: str, ceiling: float | None = None, goal: str = ""
+) -> None:
+    """One figure for the runner's table (``python -m bench``): a ``RESULT`` JSON line.
+
+    ``ceiling`` is the bare figure measured in the same run (same unit), when there is
+    one; the ratio is ours / ceiling for rates and ceiling / ours for times.
+    """
+    line = {"figure": figure, "ours": ours, "unit": unit, "ceiling": ceiling, "goal": goal}
+    print("RESULT " + json.dumps(line), flush=True)

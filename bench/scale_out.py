@@ -42,7 +42,7 @@ import msgspec
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import free_port  # noqa: E402
+from common import free_port, report  # noqa: E402
 
 CLI = str(Path(sys.executable).with_name("rtk-sessions"))
 GRANIAN = str(Path(sys.executable).with_name("granian"))
@@ -363,6 +363,22 @@ def main() -> None:
                     f"{bare:10,.0f} {bare_p99:6.1f} {rate / bare:6.2f}",
                     flush=True,
                 )
+                where = f"{kind}, {processes} process{'es' if processes > 1 else ''}"
+                report(
+                    f"ingest over HTTP, lifecycle events ({where})",
+                    ours,
+                    "events/s",
+                    ceiling,
+                    "≥ 50% and ≥ 50,000/s",
+                )
+                report(
+                    f"sessions list page 1, wrk -c16 ({where}, {args.sessions:,} sessions)",
+                    rate,
+                    "req/s",
+                    bare,
+                    "≥ 50%",
+                )
+                report(f"sessions list page 1 p99 ({where})", p99, "ms", None, "≤ 25 ms")
 
 
 if __name__ == "__main__":

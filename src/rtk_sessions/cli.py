@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from rtk_sessions.clock import iso_ms, system_clock
 from rtk_sessions.config import Settings, load_settings
-from rtk_sessions.ingest.files import file_size, read_chunks
-from rtk_sessions.ingest.pipeline import IngestReport, ingest_items
-from rtk_sessions.store import tokens
-from rtk_sessions.store.database import Database, database_for
-from rtk_sessions.store.migrate import upgrade
+
+# What only some commands need is imported inside them: `serve`'s supervisor process
+# then holds the CLI and the settings, not the database layer its workers load.
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from rtk_sessions.ingest.pipeline import IngestReport
+    from rtk_sessions.store.database import Database
 
 app = typer.Typer(
     help="Session analytics for real-time video apps, with the RealtimeKit Sessions API.",
@@ -42,6 +44,9 @@ def _settings(**overrides: object) -> Settings:
 
 
 def _database(settings: Settings) -> Database:
+    from rtk_sessions.store.database import database_for
+    from rtk_sessions.store.migrate import upgrade
+
     database = database_for(settings)
     upgrade(database)
     return database
@@ -50,6 +55,9 @@ def _database(settings: Settings) -> Database:
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema to the newest revision."""
+    from rtk_sessions.store.database import database_for
+    from rtk_sessions.store.migrate import upgrade
+
     settings = _settings()
     revision = upgrade(database_for(settings))
     err.print(f"schema at revision {revision}")
@@ -64,7 +72,10 @@ def serve(
 ) -> None:
     """Serve the API (migrating the database first)."""
     settings = _settings(host=host, port=port, workers=workers, server=server)
-    _database(settings).dispose()
+    # migrated by a short-lived child: the supervisor never loads the database layer
+    migrated = subprocess.run([sys.executable, "-m", "rtk_sessions.cli", "migrate"])
+    if migrated.returncode != 0:
+        raise typer.Exit(migrated.returncode)
     run_server(settings)
 
 
@@ -147,6 +158,8 @@ def token_create(
     name: Annotated[str | None, typer.Option(help="A label for `token list`.")] = None,
 ) -> None:
     """Create a token. The token is printed once, alone on the last line of standard output."""
+    from rtk_sessions.store import tokens
+
     settings = _settings()
     database = _database(settings)
     try:
@@ -176,6 +189,10 @@ def token_list(
     account: Annotated[str | None, typer.Option(help="Only this account's tokens.")] = None,
 ) -> None:
     """List tokens (ids and grants; secrets are not stored)."""
+    from rich.table import Table
+
+    from rtk_sessions.store import tokens
+
     database = _database(_settings())
     with database.read() as conn:
         grants = tokens.list_tokens(conn, account)
@@ -202,6 +219,8 @@ def token_revoke(
     token_id: Annotated[str, typer.Argument(help="The id shown by `token list`.")],
 ) -> None:
     """Revoke a token; requests with it fail with 401 from then on."""
+    from rtk_sessions.store import tokens
+
     database = _database(_settings())
     with database.write() as conn:
         revoked = tokens.revoke(conn, token_id, system_clock())
@@ -225,6 +244,9 @@ def ingest(
     app_id: Annotated[str, typer.Option("--app", help="App id.")],
 ) -> None:
     """Load event files through the ingest pipeline (idempotent: re-loading changes nothing)."""
+    from rtk_sessions.ingest.files import file_size, read_chunks
+    from rtk_sessions.ingest.pipeline import IngestReport, ingest_items
+
     database = _database(_settings())
     total = IngestReport()
     started = time.perf_counter()
@@ -244,6 +266,8 @@ def ingest(
 
 
 def _progress() -> Progress:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -279,6 +303,7 @@ def demo(
 ) -> None:
     """Load a realistic synthetic app (through the ingest pipeline), print a token and serve it."""
     from rtk_sessions.demo_load import load_demo, sdk_snippet
+    from rtk_sessions.store import tokens
 
     settings = _settings(host=host, port=port)
     database = _database(settings)
@@ -311,3 +336,7 @@ def demo(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()
