@@ -29,7 +29,7 @@ import msgspec
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import served  # noqa: E402
+from common import report, served  # noqa: E402
 
 from rtk_sessions.ingest.pipeline import ingest_items  # noqa: E402
 from rtk_sessions.store.database import Database  # noqa: E402
@@ -157,8 +157,8 @@ def run(url: str, lines: list[bytes]) -> None:
     db = Database(url)
     upgrade(db)
     for start in range(0, len(lines), 5_000):
-        report = ingest_items(db, "bench", "app", lines[start : start + 5_000], T0)
-        assert not report.rejected, report.rejected[:2]
+        ingested = ingest_items(db, "bench", "app", lines[start : start + 5_000], T0)
+        assert not ingested.rejected, ingested.rejected[:2]
     db.dispose()
     chat_bare, chat_rows = bare_read(url, "chat", "chat.message")
     talk_bare, talk_rows = bare_read(url, "talk", "transcript.segment")
