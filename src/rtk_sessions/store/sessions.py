@@ -193,16 +193,13 @@ def _list_sessions(
             .offset(query.page.offset)
             .limit(query.page.limit)
         )
-    ids = list(conn.execute(page_ids).scalars())
-    found: list[SessionRow] = []
-    if ids:
-        rows = conn.execute(
-            select_rows(SessionRow, sessions).where(
-                sessions.c.app_pk == app_pk, sessions.c.session_id.in_(ids)
-            )
-        )
-        by_id = {row.session_id: row for row in (row_of(SessionRow, r) for r in rows)}
-        found = [by_id[session_id] for session_id in ids]
+    # one round trip: the rows of the page's ids, in the page's order
+    rows = conn.execute(
+        select_rows(SessionRow, sessions)
+        .where(sessions.c.app_pk == app_pk, sessions.c.session_id.in_(page_ids.scalar_subquery()))
+        .order_by(*order)
+    )
+    found = [row_of(SessionRow, row) for row in rows]
     return found, _total(conn, app_pk, query.where, conditions, now_ms, grace_ms)
 
 
