@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rtk_sessions.analytics.lifecycle import PeerSpan, effective_left_ms, peer_duration_ms
@@ -62,13 +62,18 @@ def consolidate(views: Iterable[ParticipantView], session_id: str) -> list[Parti
         groups.setdefault(view.peer.user_id or f"peer:{view.peer.peer_id}", []).append(view)
     rows = []
     for members in groups.values():
+        if len(members) == 1 and members[0].session_id == session_id:
+            rows.append(members[0])  # one peer in the session itself: already its row
+            continue
         members.sort(key=lambda v: (v.joined_ms, v.peer.peer_id))
         still_in = any(v.left_ms is None for v in members)
+        first = members[0]
         rows.append(
-            replace(
-                members[0],
+            ParticipantView(
+                peer=first.peer,
                 session_id=session_id,
                 search_text="\x1f".join(v.search_text for v in members),
+                joined_ms=first.joined_ms,
                 left_ms=None if still_in else max(v.left_ms for v in members),  # type: ignore[type-var]
                 duration_ms=sum(v.duration_ms for v in members),
             )
