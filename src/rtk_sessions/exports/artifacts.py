@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rtk_sessions.exports.chat import chat_csv
+from rtk_sessions.exports.records import chat_lines, transcript_lines
 from rtk_sessions.exports.signing import Artifact
 from rtk_sessions.exports.transcript import FORMATS
 from rtk_sessions.store.database import Database
-from rtk_sessions.store.exports import export_session, iter_chat, load_transcript
+from rtk_sessions.store.exports import export_session, iter_chat_payloads, load_transcript
 from rtk_sessions.store.jobs import load_summary
 
 SUMMARY_TYPES = {"markdown": ("text/markdown; charset=utf-8", "md")}
@@ -33,15 +34,15 @@ def render(db: Database, artifact: Artifact) -> Rendered | None:
     name = _file_stem(artifact.session_id)
     if artifact.kind == "chat":
         body = chat_csv(
-            iter_chat(db, artifact.app_pk, artifact.session_id),
+            chat_lines(iter_chat_payloads(db, artifact.app_pk, artifact.session_id)),
             session_id=artifact.session_id,
             meeting_id=session.meeting_id,
         )
         return Rendered(body, "text/csv; charset=utf-8", f"chat-{name}.csv")
     if artifact.kind == "transcript":
         writer, media_type, extension = FORMATS[artifact.format]
-        transcript = load_transcript(db, artifact.app_pk, artifact.session_id)
-        body = writer(transcript.lines, transcript.speakers)
+        stored = load_transcript(db, artifact.app_pk, artifact.session_id)
+        body = writer(transcript_lines(stored.payloads), stored.speakers)
         return Rendered(body, media_type, f"transcript-{name}.{extension}")
     summary = load_summary(db, artifact.app_pk, artifact.session_id)
     if summary is None:

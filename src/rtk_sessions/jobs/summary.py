@@ -7,6 +7,7 @@ import msgspec
 
 from rtk_sessions.config import Settings
 from rtk_sessions.exports.llm import llm_summary
+from rtk_sessions.exports.records import transcript_lines
 from rtk_sessions.exports.summary import MeetingFacts, SummaryRequest, summarize
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.exports import export_session, load_transcript
@@ -29,10 +30,11 @@ def run_summary(db: Database, settings: Settings, job: JobRow, now_ms: int) -> N
     session = export_session(db, job.app_pk, job.session_id)
     if session is None or session.started_ms is None:
         raise LookupError(f"session {job.session_id} no longer exists")
-    transcript = load_transcript(db, job.app_pk, job.session_id)
-    if not transcript.lines:
+    stored = load_transcript(db, job.app_pk, job.session_id)
+    lines, speakers = transcript_lines(stored.payloads), stored.speakers
+    if not lines:
         raise LookupError(f"session {job.session_id} has no transcript")
-    last_ms = max(line.end_ms for line in transcript.lines)
+    last_ms = max(line.end_ms for line in lines)
     ended = session.ended_ms or session.started_ms + last_ms
     facts = MeetingFacts(
         title=session.meeting_title,
@@ -50,13 +52,13 @@ def run_summary(db: Database, settings: Settings, job: JobRow, now_ms: int) -> N
             model=settings.summary_llm_model,
             api_key=settings.summary_llm_api_key.get_secret_value(),
             timeout_s=settings.summary_llm_timeout_seconds,
-            lines=transcript.lines,
-            speakers=transcript.speakers,
+            lines=lines,
+            speakers=speakers,
             facts=facts,
             request=request,
         )
     else:
-        text = summarize(transcript.lines, transcript.speakers, facts, request)
+        text = summarize(lines, speakers, facts, request)
     summary = SummaryRow(
         session_id=job.session_id,
         text=text,

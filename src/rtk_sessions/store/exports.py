@@ -1,15 +1,15 @@
-"""What downloads read: a session's chat and transcript from the event log, the peers who
-spoke, and a version of each that changes whenever their events do."""
+"""What downloads read: a session's chat and transcript events as stored (decoding them
+is ``exports.records``'s, with the ingest schema), the peers who spoke, and a version of
+each that changes whenever their events do."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import msgspec
 from sqlalchemy import Connection, func, select
 
-from rtk_sessions.exports.records import ChatLine, Speaker, TranscriptLine
+from rtk_sessions.exports.records import Speaker
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.rows import PeerRow, SessionRow, row_of, select_rows
 from rtk_sessions.store.sessions import app_session
@@ -18,28 +18,6 @@ from rtk_sessions.store.tables import events, peers, sessions
 CHAT = "chat.message"
 TRANSCRIPT = "transcript.segment"
 STREAM_ROWS = 1_000  # rows fetched at a time while streaming a chat
-
-
-class _StoredChat(msgspec.Struct):
-    message_id: str
-    peer_id: str
-    payload_type: str = "TEXT_MESSAGE"
-    payload: str = ""
-    display_name: str | None = None
-    pinned: bool = False
-    is_edited: bool = False
-
-
-class _StoredSegment(msgspec.Struct):
-    peer_id: str
-    start_ms: int
-    end_ms: int
-    text: str
-    language: str | None = None
-
-
-_CHAT = msgspec.json.Decoder(_StoredChat)
-_SEGMENT = msgspec.json.Decoder(_StoredSegment)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +73,9 @@ def event_version(conn: Connection, app_pk: int, session_id: str, event_type: st
     return f"{count}-{latest or 0}"
 
 
-def iter_chat(db: Database, app_pk: int, session_id: str) -> Iterator[ChatLine]:
-    """The session's chat messages in time order, read a thousand rows at a time: a
-    session of 100,000 messages streams in constant memory."""
+def iter_chat_payloads(db: Database, app_pk: int, session_id: str) -> Iterator[tuple[int, str]]:
+    """The session's ``chat.message`` events as stored, (time, JSON), in time order, read
+    a thousand rows at a time: a session of 100,000 messages streams in constant memory."""
     with db.read() as conn:
         rows = conn.execution_options(yield_per=STREAM_ROWS).execute(
             select(events.c.ts_ms, events.c.payload)
@@ -108,51 +86,32 @@ def iter_chat(db: Database, app_pk: int, session_id: str) -> Iterator[ChatLine]:
             )
             .order_by(events.c.ts_ms, events.c.event_id)
         )
-        for ts_ms, payload in rows:
-            stored = _CHAT.decode(payload)
-            yield ChatLine(
-                message_id=stored.message_id,
-                peer_id=stored.peer_id,
-                display_name=stored.display_name,
-                payload_type=stored.payload_type,
-                payload=stored.payload,
-                pinned=stored.pinned,
-                is_edited=stored.is_edited,
-                created_ms=ts_ms,
-            )
+        yield from ((ts_ms, payload) for ts_ms, payload in rows)
 
 
 @dataclass(frozen=True, slots=True)
-class Transcript:
-    """A session's transcript in speaking order (start, then peer) and who spoke."""
+class StoredTranscript:
+    """A session's ``transcript.segment`` events as stored (JSON) and the session's peers
+    among their speakers."""
 
-    lines: list[TranscriptLine]
+    payloads: list[str]
     speakers: dict[str, Speaker]
 
 
-def load_transcript(db: Database, app_pk: int, session_id: str) -> Transcript:
+def load_transcript(db: Database, app_pk: int, session_id: str) -> StoredTranscript:
     with db.read() as conn:
-        payloads = conn.execute(
-            select(events.c.payload).where(
-                events.c.app_pk == app_pk,
-                events.c.session_id == session_id,
-                events.c.type == TRANSCRIPT,
+        payloads = list(
+            conn.execute(
+                select(events.c.payload, events.c.peer_id).where(
+                    events.c.app_pk == app_pk,
+                    events.c.session_id == session_id,
+                    events.c.type == TRANSCRIPT,
+                )
             )
-        ).scalars()
-        segments = [_SEGMENT.decode(payload) for payload in payloads]
-        segments.sort(key=lambda s: (s.start_ms, s.end_ms, s.peer_id, s.text))
-        lines = [
-            TranscriptLine(
-                peer_id=s.peer_id,
-                start_ms=s.start_ms,
-                end_ms=s.end_ms,
-                text=s.text,
-                language=s.language,
-            )
-            for s in segments
-        ]
-        speakers = _speakers(conn, app_pk, session_id, sorted({s.peer_id for s in segments}))
-    return Transcript(lines, speakers)
+        )
+        speaker_ids = sorted({peer_id for _, peer_id in payloads if peer_id})
+        speakers = _speakers(conn, app_pk, session_id, speaker_ids)
+    return StoredTranscript([payload for payload, _ in payloads], speakers)
 
 
 def _speakers(
