@@ -202,3 +202,24 @@ def test_example_set_in_any_order_gives_the_same_state(shared_db, seed):
         ingest_raw(db, lines[position : position + size], T0)
         position += size
     assert derived_state(db) == derived_state(reference)
+
+
+def test_an_app_made_by_a_batch_that_rolled_back_is_not_remembered(shared_db: Database) -> None:
+    """App keys are kept per process once committed: one created by a transaction that
+    then failed must not be served from memory afterwards."""
+    from rtk_sessions.store.apps import ensure_app, find_app
+
+    app_id = f"app-rollback-{next(_counter)}"
+    try:
+        with shared_db.write() as conn:
+            ensure_app(shared_db, conn, ACCOUNT, app_id, T0)
+            raise RuntimeError("the batch fails after the app row was made")
+    except RuntimeError:
+        pass
+    with shared_db.read() as conn:
+        assert find_app(conn, ACCOUNT, app_id) is None
+    target = Scratch(shared_db, app_id)
+    ingest(target, [started("s", "m", T0), *visit("s", "p", T0, T0 + MIN)])
+    with shared_db.read() as conn:
+        assert find_app(conn, ACCOUNT, app_id) is not None
+    assert derived_state(target)["listed"] == 1

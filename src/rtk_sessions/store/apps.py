@@ -30,12 +30,16 @@ def find_app(conn: Connection, account_id: str, app_id: str) -> int | None:
     known = _APP_KEYS.setdefault(conn.engine, {})
     app_pk = known.get((account_id, app_id))
     if app_pk is None:
-        app_pk = conn.execute(
-            select(apps.c.app_pk).where(apps.c.account_id == account_id, apps.c.app_id == app_id)
-        ).scalar()
+        app_pk = _lookup(conn, account_id, app_id)
         if app_pk is not None and len(known) < _APP_KEYS_MAX:
             known[(account_id, app_id)] = app_pk
     return app_pk
+
+
+def _lookup(conn: Connection, account_id: str, app_id: str) -> int | None:
+    return conn.execute(
+        select(apps.c.app_pk).where(apps.c.account_id == account_id, apps.c.app_id == app_id)
+    ).scalar()
 
 
 def ensure_app(db: Database, conn: Connection, account_id: str, app_id: str, now_ms: int) -> int:
@@ -48,6 +52,7 @@ def ensure_app(db: Database, conn: Connection, account_id: str, app_id: str, now
         .values(account_id=account_id, app_id=app_id, created_ms=now_ms, listed_sessions=0)
         .on_conflict_do_nothing()
     )
-    app_pk = find_app(conn, account_id, app_id)
+    # not kept: this transaction may have made the row, and may yet roll back
+    app_pk = _lookup(conn, account_id, app_id)
     assert app_pk is not None
     return app_pk
