@@ -31,6 +31,7 @@ def benchmarks(args: argparse.Namespace) -> dict[str, list[str]]:
         "scale_out": ["--sessions", str(args.sessions), "--seconds", str(args.seconds)]
         + ([] if _postgres() else ["--only", "sqlite"]),
         "ingest_demo": [],
+        "request_costs": [],
         "peer_report": ["--requests", "100"],
         "downloads": postgres,
     }
