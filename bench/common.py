@@ -58,16 +58,7 @@ def served(database_url: str, workers: int = 1, **settings: str):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.1)
+        wait_until_answering(base + "/healthz")
         yield base, token
     finally:
         process.terminate()
@@ -75,6 +66,29 @@ def served(database_url: str, workers: int = 1, **settings: str):
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def wait_until_answering(url: str, timeout_s: float = 60) -> None:
+    """Poll ``url`` until it answers 200 (a server just started)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout_s:.0f} s")
+
+
+class Envelope(msgspec.Struct):
+    """The fields of an event a raw ``executemany`` ceiling stores beside its JSON."""
+
+    id: str
+    type: str
+    ts: str
+    session_id: str | None = None
+    peer_id: str | None = None
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -25,19 +25,11 @@ import httpx
 import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import batches, demo_lines, report, served  # noqa: E402
+from common import Envelope, batches, demo_lines, report, served  # noqa: E402
 
 from rtk_sessions.ingest.pipeline import ingest_items  # noqa: E402
 from rtk_sessions.store.database import Database  # noqa: E402
 from rtk_sessions.store.migrate import upgrade  # noqa: E402
-
-
-class Envelope(msgspec.Struct):
-    id: str
-    type: str
-    ts: str
-    session_id: str | None = None
-    peer_id: str | None = None
 
 
 def ceiling(lines: list[bytes], folder: Path, batch: int) -> float:

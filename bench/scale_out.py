@@ -42,7 +42,7 @@ import msgspec
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import free_port, report  # noqa: E402
+from common import Envelope, free_port, report, wait_until_answering  # noqa: E402
 
 CLI = str(Path(sys.executable).with_name("rtk-sessions"))
 GRANIAN = str(Path(sys.executable).with_name("granian"))
@@ -132,14 +132,6 @@ def raw_connection(url: str):
     return psycopg.connect("postgresql://" + url.split("://", 1)[1], autocommit=True)
 
 
-class Envelope(msgspec.Struct):
-    id: str
-    type: str
-    ts: str
-    session_id: str | None = None
-    peer_id: str | None = None
-
-
 def ingest_ceiling(url: str, per_app: list[list[bytes]]) -> float:
     """events/s of raw executemany of the parsed events, two threads (one per app)."""
     with raw_connection(url) as setup:
@@ -200,24 +192,12 @@ def servers(url: str, processes: int, workers: int):
         started.append((proc, f"http://127.0.0.1:{port}"))
     try:
         for _, base in started:
-            _wait(base + "/readyz")
+            wait_until_answering(base + "/readyz")
         yield [base for _, base in started]
     finally:
         for proc, _ in started:
             os.killpg(proc.pid, 15)
             proc.wait(30)
-
-
-def _wait(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
 
 
 def token(url: str) -> str:
@@ -295,7 +275,7 @@ def bare_server(url: str, workers: int, app_pk: int):
         start_new_session=True,
     )
     try:
-        _wait(f"http://127.0.0.1:{port}/")
+        wait_until_answering(f"http://127.0.0.1:{port}/")
         yield f"http://127.0.0.1:{port}/"
     finally:
         os.killpg(proc.pid, 15)

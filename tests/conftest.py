@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -35,6 +36,24 @@ class TestClock:
 
     def __call__(self) -> int:
         return self.now_ms
+
+
+def wait_for_server(
+    base: str, process: subprocess.Popen, log: Path, path: str = "/readyz", timeout_s: float = 60
+) -> None:
+    """Poll a just-started server subprocess until ``path`` answers 200; fail with its log
+    if it exits or never answers."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited {process.returncode}: {log.read_text()}")
+        try:
+            if httpx.get(base + path, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"server did not answer {path}: {log.read_text()}")
 
 
 def free_port() -> int:

@@ -21,7 +21,6 @@ import os
 import random
 import subprocess
 import sys
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -35,7 +34,7 @@ from rtk_sessions.store.apps import find_app
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.migrate import upgrade
 from rtk_sessions.store.tables import apps, events, meetings, peers, sessions
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for_server
 from tests.databases import fresh_database_url
 from tests.factories import MIN, SEC, T0, ended, event, joined, left, meeting, started, visit
 
@@ -138,20 +137,6 @@ def start(env: dict, port: int, workers: int, log: Path) -> subprocess.Popen:
         )
 
 
-def wait_ready(base: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited {process.returncode}: {log.read_text()}")
-        try:
-            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"server did not become ready: {log.read_text()}")
-
-
 def process_group(pgid: int) -> list[int]:
     """Live processes of a process group (read from /proc)."""
     members = []
@@ -233,7 +218,7 @@ def test_two_servers_three_processes_one_truth(database_url, backend, tmp_path):
     bases = [f"http://127.0.0.1:{port}" for port in ports]
     try:
         for base, server, log in zip(bases, servers, logs, strict=True):
-            wait_ready(base, server, log)
+            wait_for_server(base, server, log)
         assert len(process_group(servers[0].pid)) >= 3  # granian's supervisor + 2 workers
         streams = [client_stream(scenario, seed) for seed in range(CLIENTS)]
         with ThreadPoolExecutor(CLIENTS) as pool:

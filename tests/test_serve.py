@@ -5,29 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for_server
 
 CLI = str(Path(sys.executable).with_name("rtk-sessions"))
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "basic" / "events.ndjson"
-
-
-def wait_healthy(base: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited: {log.read_text()}")
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError(f"server did not become healthy: {log.read_text()}")
 
 
 @pytest.mark.parametrize("server", ["granian", "uvicorn"])
@@ -53,7 +39,7 @@ def test_serve_answers_ingest_and_reads(tmp_path, database_url, server):
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(base, process, log)
+        wait_for_server(base, process, log, "/healthz", timeout_s=30)
         headers = {"Authorization": f"Bearer {token}"}
         ingested = httpx.post(
             f"{base}/ingest/accounts/a/apps/b/events",

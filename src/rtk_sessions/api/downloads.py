@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Literal
 
 import anyio
@@ -22,12 +23,11 @@ from rtk_sessions.api.envelope import (
 )
 from rtk_sessions.clock import iso_ms
 from rtk_sessions.exports.artifacts import render
-from rtk_sessions.exports.links import Link
 from rtk_sessions.exports.signing import Artifact, artifact_of, verify
 from rtk_sessions.jobs.summary import KIND as SUMMARY
 from rtk_sessions.jobs.summary import SummaryParams
 from rtk_sessions.store.exports import ExportSource, export_source
-from rtk_sessions.store.jobs import enqueue, latest_job, load_summary
+from rtk_sessions.store.jobs import enqueue
 
 TranscriptFormat = Literal["CSV", "JSON", "SRT", "VTT"]
 
@@ -89,14 +89,21 @@ def base_url(ctx: AppContext, request: Request) -> str:
     return ctx.settings.public_url or str(request.base_url).rstrip("/")
 
 
-async def _link(ctx: AppContext, request: Request, artifact: Artifact, version: str) -> Link:
-    return await anyio.to_thread.run_sync(
-        ctx.downloads.link, ctx.db, artifact, base_url(ctx, request), ctx.clock(), version
+async def _link(
+    ctx: AppContext, request: Request, artifact: Artifact, version: str
+) -> tuple[str, str]:
+    """A link to the artifact and its expiry (ISO 8601)."""
+    link = await anyio.to_thread.run_sync(
+        ctx.downloads.link, artifact, base_url(ctx, request), ctx.clock(), version
     )
+    return link.url, iso_ms(link.expires_ms)  # type: ignore[return-value]
 
 
-async def _source(ctx: AppContext, account_id: str, app_id: str, session_id: str) -> ExportSource:
-    return await anyio.to_thread.run_sync(export_source, ctx.db, account_id, app_id, session_id)
+async def _source(
+    ctx: AppContext, account_id: str, app_id: str, session_id: str, *, with_summary: bool = False
+) -> ExportSource:
+    read = partial(export_source, with_summary=with_summary)
+    return await anyio.to_thread.run_sync(read, ctx.db, account_id, app_id, session_id)
 
 
 class ExportsController(Controller):
@@ -123,8 +130,8 @@ class ExportsController(Controller):
         if not source.has_chat:
             raise NotFound(f"no chat in session {session_id}")
         artifact = Artifact("chat", source.app_pk, session_id)
-        link = await _link(ctx, request, artifact, source.chat_version)
-        return ChatResponse(True, ChatLink(link.url, iso_ms(link.expires_ms)))  # type: ignore[arg-type]
+        url, expiry = await _link(ctx, request, artifact, source.chat_version)
+        return ChatResponse(True, ChatLink(url, expiry))
 
     @get(
         "/sessions/{session_id:str}/transcript",
@@ -148,9 +155,8 @@ class ExportsController(Controller):
         if not source.has_transcript:
             raise NotFound(f"no transcript in session {session_id}")
         artifact = Artifact("transcript", source.app_pk, session_id, format)
-        link = await _link(ctx, request, artifact, source.transcript_version)
-        expiry = iso_ms(link.expires_ms)
-        return TranscriptResponse(True, TranscriptLink(session_id, link.url, expiry))  # type: ignore[arg-type]
+        url, expiry = await _link(ctx, request, artifact, source.transcript_version)
+        return TranscriptResponse(True, TranscriptLink(session_id, url, expiry))
 
     @get(
         "/sessions/{session_id:str}/summary",
@@ -168,21 +174,19 @@ class ExportsController(Controller):
         app_id: FromPath[str],
         session_id: FromPath[str],
     ) -> SummaryResponse:
-        source = await _source(ctx, account_id, app_id, session_id)
-        job = await anyio.to_thread.run_sync(latest_job, ctx.db, source.app_pk, session_id, SUMMARY)
+        source = await _source(ctx, account_id, app_id, session_id, with_summary=True)
+        job, stored = source.summary_job, source.summary
         if job is not None and job.status in ("queued", "running"):
             raise NotFound(f"summary of session {session_id} is being generated ({job.status})")
         if job is not None and job.status == "failed":
             raise NotFound(f"summary generation of session {session_id} failed: {job.error}")
-        stored = await anyio.to_thread.run_sync(load_summary, ctx.db, source.app_pk, session_id)
         if stored is None:
             raise NotFound(
                 f"summary of session {session_id} not generated yet; POST .../summary to start"
             )
         artifact = Artifact("summary", source.app_pk, session_id)
-        link = await _link(ctx, request, artifact, f"job-{stored.job_id}")
-        expiry = iso_ms(link.expires_ms)
-        return SummaryResponse(True, SummaryLink(session_id, link.url, expiry))  # type: ignore[arg-type]
+        url, expiry = await _link(ctx, request, artifact, f"job-{stored.job_id}")
+        return SummaryResponse(True, SummaryLink(session_id, url, expiry))
 
     @post(
         "/sessions/{session_id:str}/summary",
@@ -203,7 +207,7 @@ class ExportsController(Controller):
         data: Annotated[SummaryRequestBody | None, Body(description="Optional options.")] = None,
     ) -> SummaryJobResponse:
         options = data or SummaryRequestBody()
-        source = await _source(ctx, account_id, app_id, session_id)
+        source = await _source(ctx, account_id, app_id, session_id, with_summary=True)
         if not source.has_transcript:
             raise NotFound(f"no transcript in session {session_id}")
         params = SummaryParams(
@@ -213,8 +217,7 @@ class ExportsController(Controller):
             transcript_version=source.transcript_version,
         )
         encoded = msgspec.json.encode(params).decode()
-        stored = await anyio.to_thread.run_sync(load_summary, ctx.db, source.app_pk, session_id)
-        if stored is not None and stored.params == encoded:
+        if source.summary is not None and source.summary.params == encoded:
             return SummaryJobResponse(True, SummaryJob(session_id, "done"))
         job = await anyio.to_thread.run_sync(
             lambda: enqueue(

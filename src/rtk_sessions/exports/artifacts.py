@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from rtk_sessions.exports.chat import chat_csv
 from rtk_sessions.exports.records import chat_lines, transcript_lines
 from rtk_sessions.exports.signing import Artifact
-from rtk_sessions.exports.transcript import FORMATS
+from rtk_sessions.exports.transcript import FORMATS, TranscriptWriter
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.exports import export_session, iter_chat_payloads, load_transcript
 from rtk_sessions.store.jobs import load_summary
@@ -41,14 +41,20 @@ def render(db: Database, artifact: Artifact) -> Rendered | None:
         return Rendered(body, "text/csv; charset=utf-8", f"chat-{name}.csv")
     if artifact.kind == "transcript":
         writer, media_type, extension = FORMATS[artifact.format]
-        stored = load_transcript(db, artifact.app_pk, artifact.session_id)
-        body = writer(transcript_lines(stored.payloads), stored.speakers)
+        body = _transcript(db, artifact, writer)
         return Rendered(body, media_type, f"transcript-{name}.{extension}")
     summary = load_summary(db, artifact.app_pk, artifact.session_id)
     if summary is None:
         return None
     media_type, extension = SUMMARY_TYPES.get(summary.text_format, PLAIN_TEXT)
     return Rendered(iter([summary.text.encode()]), media_type, f"summary-{name}.{extension}")
+
+
+def _transcript(db: Database, artifact: Artifact, writer: TranscriptWriter) -> Iterator[bytes]:
+    """The transcript file, read from the database only when the first chunk is asked for
+    (the body of every Rendered is lazy: making a link never reads the data)."""
+    stored = load_transcript(db, artifact.app_pk, artifact.session_id)
+    yield from writer(transcript_lines(stored.payloads), stored.speakers)
 
 
 def _file_stem(session_id: str) -> str:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qs, quote, urlsplit
 
 from rtk_sessions.clock import Clock
-from rtk_sessions.exports.artifacts import render
+from rtk_sessions.exports.artifacts import Rendered, render
 from rtk_sessions.exports.signing import Artifact, signed_query
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.jobs import instance_secret
@@ -39,7 +39,9 @@ class Downloads:
         self._lock = threading.Lock()
         self.lifetime_s = settings.download_link_seconds
         self._s3 = (
-            S3Links(s3_client(settings), settings.s3_bucket, settings.s3_prefix, self.lifetime_s)
+            S3Links(
+                db, s3_client(settings), settings.s3_bucket, settings.s3_prefix, self.lifetime_s
+            )
             if settings.s3_bucket
             else None
         )
@@ -52,11 +54,11 @@ class Downloads:
                 )
             return self._secret
 
-    def link(
-        self, db: Database, artifact: Artifact, base_url: str, now_ms: int, version: str
-    ) -> Link:
+    def link(self, artifact: Artifact, base_url: str, now_ms: int, version: str) -> Link:
+        """A link to the artifact; ``version`` names the state of its data (S3 uploads
+        once per version)."""
         if self._s3 is not None:
-            return self._s3.link(db, artifact, base_url, now_ms, version)
+            return self._s3.link(artifact, version)
         expires_s = now_ms // 1000 + self.lifetime_s
         path = artifact.path()
         return Link(
@@ -68,14 +70,13 @@ class S3Links:
     """The artifact uploaded to an S3-compatible bucket (once per version of its data) and
     a presigned GET of it."""
 
-    def __init__(self, client, bucket: str, prefix: str, lifetime_s: int) -> None:
-        self._client, self._bucket, self._prefix = client, bucket, prefix
+    def __init__(self, db: Database, client, bucket: str, prefix: str, lifetime_s: int) -> None:
+        self._db, self._client, self._bucket, self._prefix = db, client, bucket, prefix
         self.lifetime_s = lifetime_s
 
-    def link(
-        self, db: Database, artifact: Artifact, base_url: str, now_ms: int, version: str
-    ) -> Link:
-        rendered = render(db, artifact)
+    def link(self, artifact: Artifact, version: str) -> Link:
+        # rendering is lazy: only the file name is made unless this version must be uploaded
+        rendered = render(self._db, artifact)
         if rendered is None:
             raise LookupError("nothing to download")
         key = (
@@ -83,26 +84,29 @@ class S3Links:
             f"{version}/{rendered.filename}"
         )
         if not self._exists(key):
-            # spooled: a large chat goes to a temporary file, not memory
-            with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
-                for chunk in rendered.body:
-                    spool.write(chunk)
-                spool.seek(0)
-                self._client.upload_fileobj(
-                    spool,
-                    self._bucket,
-                    key,
-                    ExtraArgs={
-                        "ContentType": rendered.media_type,
-                        "ContentDisposition": f'attachment; filename="{rendered.filename}"',
-                    },
-                )
+            self._upload(key, rendered)
         url = self._client.generate_presigned_url(
             "get_object",
             Params={"Bucket": self._bucket, "Key": key},
             ExpiresIn=self.lifetime_s,
         )
         return Link(url, _presigned_expiry_ms(url, self.lifetime_s))
+
+    def _upload(self, key: str, rendered: Rendered) -> None:
+        # spooled: a large chat goes to a temporary file, not memory
+        with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+            for chunk in rendered.body:
+                spool.write(chunk)
+            spool.seek(0)
+            self._client.upload_fileobj(
+                spool,
+                self._bucket,
+                key,
+                ExtraArgs={
+                    "ContentType": rendered.media_type,
+                    "ContentDisposition": f'attachment; filename="{rendered.filename}"',
+                },
+            )
 
     def _exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError

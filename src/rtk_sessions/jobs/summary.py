@@ -11,9 +11,9 @@ from rtk_sessions.exports.records import transcript_lines
 from rtk_sessions.exports.summary import MeetingFacts, SummaryRequest, summarize
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.exports import export_session, load_transcript
-from rtk_sessions.store.jobs import JobRow, SummaryRow, complete_summary
+from rtk_sessions.store.jobs import SUMMARY_JOB, JobRow, SummaryRow, complete_summary
 
-KIND = "summary"
+KIND = SUMMARY_JOB
 
 
 class SummaryParams(msgspec.Struct, frozen=True, kw_only=True):

@@ -25,7 +25,14 @@ from rtk_sessions.analytics.lifecycle import (
     tree_aggregate,
 )
 from rtk_sessions.store.database import Database, chunks
-from rtk_sessions.store.rows import PeerRow, SessionRow, row_of, select_rows
+from rtk_sessions.store.rows import (
+    SESSION_FACTS,
+    PeerRow,
+    SessionRow,
+    fields_of,
+    row_of,
+    select_rows,
+)
 from rtk_sessions.store.tables import apps, peers, sessions
 
 Params = dict[str, Any]  # bound parameters of an UPDATE; the session is ``b_session_id``
@@ -176,19 +183,12 @@ class SessionDeriver:
         self.update_sessions(updates)
 
 
-_DERIVED = (
-    "started_ms",
-    "listed",
-    "superseded_ms",
-    "closed_ms",
-    "peer_count",
-    "open_peers",
-    "open_join_sum_ms",
-    "closed_peer_ms",
-    "max_concurrent",
-    "quiet_since_ms",
-    "ended_ms",
-    "updated_ms",
+# The columns _summarize sets: everything but the key, the facts the events set, and the
+# breakout-tree columns (_refresh_trees).
+_DERIVED = tuple(
+    name
+    for name in fields_of(SessionRow)
+    if name not in ("session_id", "tree_open_peers", "tree_quiet_since_ms", *SESSION_FACTS)
 )
 
 

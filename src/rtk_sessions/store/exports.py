@@ -5,15 +5,16 @@ each that changes whenever their events do."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, func, select
 
 from rtk_sessions.exports.records import Speaker
 from rtk_sessions.store.database import Database
+from rtk_sessions.store.jobs import SUMMARY_JOB, JobRow, SummaryRow, newest_job, stored_summary
 from rtk_sessions.store.rows import PeerRow, SessionRow, row_of, select_rows
-from rtk_sessions.store.sessions import app_session
-from rtk_sessions.store.tables import events, peers, sessions
+from rtk_sessions.store.sessions import app_session, session_row
+from rtk_sessions.store.tables import events, peers
 
 CHAT = "chat.message"
 TRANSCRIPT = "transcript.segment"
@@ -29,6 +30,8 @@ class ExportSource:
     session: SessionRow
     chat_version: str
     transcript_version: str
+    summary_job: JobRow | None = None  # the latest, with ``with_summary``
+    summary: SummaryRow | None = None
 
     @property
     def has_chat(self) -> bool:
@@ -39,27 +42,32 @@ class ExportSource:
         return self.transcript_version != "0-0"
 
 
-def export_source(db: Database, account_id: str, app_id: str, session_id: str) -> ExportSource:
-    """The session (raises ``Missing``) with its chat and transcript versions."""
+def export_source(
+    db: Database, account_id: str, app_id: str, session_id: str, *, with_summary: bool = False
+) -> ExportSource:
+    """The session (raises ``Missing``) with its chat and transcript versions and, with
+    ``with_summary``, its latest summary job and stored summary, in one snapshot."""
     with db.read() as conn:
         app_pk, session = app_session(conn, account_id, app_id, session_id)
-        return ExportSource(
+        source = ExportSource(
             app_pk,
             session,
             event_version(conn, app_pk, session_id, CHAT),
             event_version(conn, app_pk, session_id, TRANSCRIPT),
         )
+        if with_summary:
+            source = replace(
+                source,
+                summary_job=newest_job(conn, app_pk, session_id, SUMMARY_JOB, only_active=False),
+                summary=stored_summary(conn, app_pk, session_id),
+            )
+        return source
 
 
 def export_session(db: Database, app_pk: int, session_id: str) -> SessionRow | None:
     """The session a signed link names (it may have been deleted since)."""
     with db.read() as conn:
-        found = conn.execute(
-            select_rows(SessionRow, sessions).where(
-                sessions.c.app_pk == app_pk, sessions.c.session_id == session_id
-            )
-        ).first()
-    return row_of(SessionRow, found) if found else None
+        return session_row(conn, app_pk, session_id)
 
 
 def event_version(conn: Connection, app_pk: int, session_id: str, event_type: str) -> str:

@@ -15,12 +15,13 @@ import secrets
 from typing import Literal
 
 import msgspec
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import Connection, and_, case, or_, select, update
 
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.rows import row_of, select_rows
 from rtk_sessions.store.tables import instance_secrets, jobs, summaries
 
+SUMMARY_JOB = "summary"  # the kind of job that writes a session's summary
 JobStatus = Literal["queued", "running", "done", "failed"]
 ACTIVE = ("queued", "running")
 
@@ -67,7 +68,7 @@ def enqueue(
     then that one is returned and nothing is queued."""
     with db.write() as conn:
         db.serialize_app_writes(conn, app_pk)
-        active = _latest(conn, app_pk, session_id, kind, only_active=True)
+        active = newest_job(conn, app_pk, session_id, kind, only_active=True)
         if active is not None:
             return active
         job_id = conn.execute(
@@ -91,7 +92,7 @@ def enqueue(
 
 def latest_job(db: Database, app_pk: int, session_id: str, kind: str) -> JobRow | None:
     with db.read() as conn:
-        return _latest(conn, app_pk, session_id, kind, only_active=False)
+        return newest_job(conn, app_pk, session_id, kind, only_active=False)
 
 
 def job_by_id(db: Database, job_id: int) -> JobRow | None:
@@ -192,11 +193,15 @@ def complete_summary(db: Database, job: JobRow, summary: SummaryRow, now_ms: int
 
 def load_summary(db: Database, app_pk: int, session_id: str) -> SummaryRow | None:
     with db.read() as conn:
-        found = conn.execute(
-            select_rows(SummaryRow, summaries).where(
-                summaries.c.app_pk == app_pk, summaries.c.session_id == session_id
-            )
-        ).first()
+        return stored_summary(conn, app_pk, session_id)
+
+
+def stored_summary(conn: Connection, app_pk: int, session_id: str) -> SummaryRow | None:
+    found = conn.execute(
+        select_rows(SummaryRow, summaries).where(
+            summaries.c.app_pk == app_pk, summaries.c.session_id == session_id
+        )
+    ).first()
     return row_of(SummaryRow, found) if found else None
 
 
@@ -234,7 +239,10 @@ def _job(conn, job_id: int) -> JobRow | None:
     return row_of(JobRow, found) if found else None
 
 
-def _latest(conn, app_pk: int, session_id: str, kind: str, *, only_active: bool) -> JobRow | None:
+def newest_job(
+    conn: Connection, app_pk: int, session_id: str, kind: str, *, only_active: bool
+) -> JobRow | None:
+    """The session's latest job of ``kind`` (only a queued or running one if ``only_active``)."""
     query = select_rows(JobRow, jobs).where(
         jobs.c.app_pk == app_pk, jobs.c.session_id == session_id, jobs.c.kind == kind
     )

@@ -14,8 +14,8 @@ from rtk_sessions.store.participants import (
     stats_payloads,
     stats_versions,
 )
-from rtk_sessions.store.rows import PeerRow, SessionRow, row_of, select_rows
-from rtk_sessions.store.tables import sessions
+from rtk_sessions.store.rows import PeerRow
+from rtk_sessions.store.sessions import session_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,17 +43,13 @@ def load_peer(db: Database, account_id: str, app_id: str, peer_id: str) -> Store
         peer = find_peer(conn, app_pk, peer_id) if app_pk is not None else None
         if app_pk is None or peer is None:
             raise Missing(f"peer {peer_id} not found")
-        session = conn.execute(
-            select_rows(SessionRow, sessions).where(
-                sessions.c.app_pk == app_pk, sessions.c.session_id == peer.session_id
-            )
-        ).first()
+        session = session_row(conn, app_pk, peer.session_id)
         stored = peer_event_payloads(conn, app_pk, peer_id, ["peer.metadata", "peer.event"])
         version = stats_versions(conn, app_pk, [peer_id])[peer_id]
     return StoredPeer(
         app_pk=app_pk,
         peer=peer,
-        session_closed_ms=row_of(SessionRow, session).closed_ms if session else None,
+        session_closed_ms=session.closed_ms if session else None,
         metadata=stored["peer.metadata"],
         events=stored["peer.event"],
         stats_version=version,

@@ -153,18 +153,20 @@ def app_session(
     A session known only from stray events (nothing says when it started) is not one yet.
     """
     app_pk = find_app(conn, account_id, app_id)
-    found = None
-    if app_pk is not None:
-        found = conn.execute(
-            select_rows(SessionRow, sessions).where(
-                sessions.c.app_pk == app_pk,
-                sessions.c.session_id == session_id,
-                sessions.c.started_ms.is_not(None),
-            )
-        ).first()
-    if app_pk is None or found is None:
+    found = session_row(conn, app_pk, session_id) if app_pk is not None else None
+    if app_pk is None or found is None or found.started_ms is None:
         raise Missing(f"session {session_id} not found")
-    return app_pk, row_of(SessionRow, found)
+    return app_pk, found
+
+
+def session_row(conn: Connection, app_pk: int, session_id: str) -> SessionRow | None:
+    """The stored session, started or not (None when there is no such row)."""
+    found = conn.execute(
+        select_rows(SessionRow, sessions).where(
+            sessions.c.app_pk == app_pk, sessions.c.session_id == session_id
+        )
+    ).first()
+    return row_of(SessionRow, found) if found else None
 
 
 def _list_sessions(
