@@ -95,11 +95,6 @@ def latest_job(db: Database, app_pk: int, session_id: str, kind: str) -> JobRow 
         return newest_job(conn, app_pk, session_id, kind, only_active=False)
 
 
-def job_by_id(db: Database, job_id: int) -> JobRow | None:
-    with db.read() as conn:
-        return _job(conn, job_id)
-
-
 def claim(db: Database, worker_id: str, now_ms: int, lease_ms: int) -> JobRow | None:
     """Take the oldest runnable job (queued and due, or running with its lease run out)."""
     with db.write() as conn:

@@ -122,12 +122,6 @@ class GrantCache:
         return grant
 
 
-def grant_for(db: Database, token: str) -> TokenGrant | None:
-    """:func:`find_active` in a read snapshot of its own."""
-    with db.read() as conn:
-        return find_active(conn, token)
-
-
 def find_by_id(conn: Connection, token_id: str) -> TokenGrant | None:
     row = conn.execute(select(api_tokens).where(api_tokens.c.token_id == token_id)).first()
     return _grant(row) if row else None
