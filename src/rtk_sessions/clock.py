@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,9 +19,16 @@ def iso_ms(ms: int | None) -> str | None:
     """``2023-02-01T10:51:08.039Z`` (UTC, milliseconds), or None."""
     if ms is None:
         return None
-    seconds, millis = divmod(ms, 1000)
-    # strftime formats in C: three times faster than formatting the fields in Python
-    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{millis:03d}Z"
+    minutes, within = divmod(ms, 60_000)
+    seconds, millis = divmod(within, 1000)
+    return f"{_minute_prefix(minutes)}{seconds:02d}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=8192)
+def _minute_prefix(minutes: int) -> str:
+    # A list page formats three times per row, and the same rows again at each request:
+    # the calendar part (strftime, in C) is kept per minute, half the cost of a call.
+    return time.strftime("%Y-%m-%dT%H:%M:", time.gmtime(minutes * 60))
 
 
 def datetime_to_ms(value: datetime) -> int:

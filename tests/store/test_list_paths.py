@@ -124,3 +124,39 @@ def test_search_through_the_trigram_index_is_the_substring_definition(database: 
     check()
     rows = every_row(database, T0 + 10**8)
     assert sum("stellar" in r.search_text for r in rows) == 6  # the renamed meeting's sessions
+
+
+def test_each_page_carries_its_sessions_rooms_in_start_order(database: Database) -> None:
+    """Rooms come with their parent on every page, whatever the order of the list, in
+    (start, id) order, including two rooms that started at the same instant."""
+    events: list[dict] = []
+    want_rooms: dict[str, list[str]] = {}
+    for n in range(12):
+        parent, start = f"p{n:02d}", T0 + n * 10 * MIN
+        events += [started(parent, f"m{n}", start), *visit(parent, f"{parent}-x", start, None)]
+        rooms = [(f"{parent}-r{k}", start + (k // 2) * MIN) for k in range(n % 4)]  # ties
+        for room_id, room_start in rooms:
+            events += [
+                started(room_id, f"m{n}", room_start, parent=parent),
+                *visit(room_id, f"{room_id}-y", room_start, room_start + MIN),
+            ]
+        want_rooms[parent] = [r for r, _ in sorted(rooms, key=lambda r: (r[1], r[0]))]
+    events.reverse()  # late everything: rooms arrive before their parents
+    lines = [msgspec.json.encode(e) for e in events]
+    assert ingest_items(database, "acc", "app", lines, T0).rejected == []
+    now_ms = T0 + 10**7
+    for sort_by in ("createdAt", "minutesConsumed"):
+        for descending in (True, False):
+            for offset in (0, 5, 10):
+                query = SessionQuery(
+                    where=SessionFilter(), sort_by=sort_by, descending=descending,
+                    page=Page(offset, 5),
+                )
+                page = sessions_page(database, "acc", "app", query, now_ms, GRACE_MS)
+                assert page.sessions, (sort_by, descending, offset)
+                for session in page.sessions:
+                    got = [r.session_id for r in page.rooms.get(session.session_id, [])]
+                    assert got == want_rooms[session.session_id], (sort_by, descending)
+                    for room in page.rooms.get(session.session_id, []):
+                        assert room.parent_session_id == session.session_id
+                assert set(page.rooms) <= {s.session_id for s in page.sessions}

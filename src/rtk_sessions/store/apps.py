@@ -36,6 +36,15 @@ def find_app(conn: Connection, account_id: str, app_id: str) -> int | None:
     return app_pk
 
 
+def app_key(db: Database, account_id: str, app_id: str) -> int | None:
+    """:func:`find_app` without a connection when the key is known (the usual case)."""
+    known = _APP_KEYS.get(db.engine, {}).get((account_id, app_id))
+    if known is not None:
+        return known
+    with db.read() as conn:
+        return find_app(conn, account_id, app_id)
+
+
 def _lookup(conn: Connection, account_id: str, app_id: str) -> int | None:
     return conn.execute(
         select(apps.c.app_pk).where(apps.c.account_id == account_id, apps.c.app_id == app_id)

@@ -60,6 +60,25 @@ class Database:
                 yield conn
 
     @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """A read transaction on the driver's own connection, for :class:`Prepared` reads.
+
+        Costs a fifth of :meth:`read` (no SQLAlchemy connection, events or result
+        objects), which matters for the reads every list request makes.
+        """
+        pooled = self.engine.raw_connection()
+        driver = pooled.driver_connection
+        try:
+            if self.is_sqlite:
+                driver.execute("BEGIN")  # type: ignore[union-attr]
+            yield Snapshot(driver, self.engine.dialect)
+        finally:
+            try:
+                driver.rollback()  # type: ignore[union-attr]  # read only: nothing to keep
+            finally:
+                pooled.close()  # back to the pool
+
+    @contextmanager
     def write(self) -> Iterator[Connection]:
         """A connection in a write transaction, committed on success, else rolled back."""
         with self.engine.connect() as conn:
@@ -143,6 +162,50 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class Prepared:
+    """A read statement compiled once per dialect and run on the driver's own cursor.
+
+    For the hottest reads (the sessions list): SQLAlchemy spends more time building
+    a statement, working out its cache key and wrapping the result than SQLite
+    spends running it. A prepared statement is built once, with a named
+    ``bindparam`` for every value that varies, and :meth:`Database.fetch` binds
+    them by name. Rows come back as the driver gives them: plain values only
+    (a boolean is 0/1 on SQLite; see ``rows.row_of``).
+    """
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+
+    def compiled_for(self, dialect: Any) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+        """(SQL, parameter names in order for a positional driver, fixed values)."""
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect)
+            names = tuple(compiled.positiontup) if compiled.positional else None
+            fixed = {k: v for k, v in compiled.params.items() if v is not None}
+            found = self._compiled[dialect.name] = (compiled.string, names, fixed)
+        return found
+
+
+class Snapshot:
+    """The reads of one :meth:`Database.snapshot`."""
+
+    def __init__(self, driver: Any, dialect: Any) -> None:
+        self.driver, self.dialect = driver, dialect
+
+    def fetch(self, statement: Prepared, params: dict[str, Any]) -> list[Any]:
+        """The rows of a :class:`Prepared` read, as the driver returns them (tuples)."""
+        sql, names, fixed = statement.compiled_for(self.dialect)
+        bound = {**fixed, **params} if fixed else params
+        cursor = self.driver.cursor()
+        try:
+            cursor.execute(sql, [bound[n] for n in names] if names is not None else bound)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
 
 
 def database_for(settings: Any) -> Database:

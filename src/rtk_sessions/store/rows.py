@@ -113,9 +113,20 @@ def select_rows(row_type: type[msgspec.Struct], table: Table) -> Select[Any]:
     return select(*(table.c[name] for name in fields_of(row_type)))
 
 
-def row_of(row_type: type[R], row: Row[Any]) -> R:
-    """A typed row from a result of :func:`select_rows` over the same type."""
-    return row_type(**dict(zip(fields_of(row_type), row, strict=True)))
+def row_of(row_type: type[R], row: Row[Any] | tuple[Any, ...]) -> R:
+    """A typed row from a result of :func:`select_rows` over the same type (through
+    SQLAlchemy, or straight from the driver, where SQLite's booleans are 0/1)."""
+    values = dict(zip(fields_of(row_type), row, strict=True))
+    for name in _bool_fields(row_type):
+        values[name] = bool(values[name])
+    return row_type(**values)
+
+
+@functools.cache
+def _bool_fields(row_type: type[msgspec.Struct]) -> tuple[str, ...]:
+    return tuple(
+        f.name for f in msgspec.structs.fields(row_type) if f.type is bool or f.type == "bool"
+    )
 
 
 def values_of(row: msgspec.Struct, app_pk: int) -> dict[str, Any]:

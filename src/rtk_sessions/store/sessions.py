@@ -9,14 +9,16 @@ only a filtered list is counted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Literal
+import functools
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Connection,
     and_,
+    bindparam,
     column,
     func,
     literal,
@@ -28,9 +30,9 @@ from sqlalchemy import (
     union_all,
 )
 
-from rtk_sessions.store.apps import Missing, find_app
-from rtk_sessions.store.database import Database
-from rtk_sessions.store.rows import SessionRow, row_of, select_rows
+from rtk_sessions.store.apps import Missing, app_key, find_app
+from rtk_sessions.store.database import Database, Prepared, Snapshot
+from rtk_sessions.store.rows import SessionRow, fields_of, row_of, select_rows
 from rtk_sessions.store.tables import apps, sessions
 
 SortBy = Literal["createdAt", "minutesConsumed"]
@@ -69,37 +71,29 @@ class Page:
     limit: int
 
 
-def ended_condition(now_ms: int, grace_ms: int) -> ColumnElement[bool]:
-    """True for ENDED sessions (see analytics.lifecycle.status)."""
+def ended_condition(quiet_before: Any) -> ColumnElement[bool]:
+    """True for ENDED sessions (see analytics.lifecycle.status); ``quiet_before`` is
+    now minus the grace period (a value or a bound parameter)."""
     return or_(
         sessions.c.closed_ms.is_not(None),
-        and_(
-            sessions.c.tree_open_peers == 0,
-            sessions.c.tree_quiet_since_ms < now_ms - grace_ms,
-        ),
+        and_(sessions.c.tree_open_peers == 0, sessions.c.tree_quiet_since_ms < quiet_before),
     )
 
 
-def live_condition(now_ms: int, grace_ms: int) -> ColumnElement[bool]:
+def live_condition(quiet_before: Any) -> ColumnElement[bool]:
     """True for LIVE sessions: the negation of :func:`ended_condition`, written so that
     an index on ``closed_ms`` finds them (only sessions nothing has closed can be live:
     at most one per meeting)."""
     return and_(
         sessions.c.closed_ms.is_(None),
-        or_(
-            sessions.c.tree_open_peers > 0,
-            sessions.c.tree_quiet_since_ms >= now_ms - grace_ms,
-        ),
+        or_(sessions.c.tree_open_peers > 0, sessions.c.tree_quiet_since_ms >= quiet_before),
     )
 
 
-def minutes_ms_expression(now_ms: int) -> ColumnElement[int]:
+def minutes_ms_expression(now_ms: Any) -> ColumnElement[int]:
     """Participant-milliseconds so far (see analytics.lifecycle.minutes_consumed_ms)."""
-    return (
-        sessions.c.closed_peer_ms
-        + sessions.c.open_peers * literal(now_ms, BigInteger)
-        - sessions.c.open_join_sum_ms
-    )
+    now = now_ms if isinstance(now_ms, ColumnElement) else literal(now_ms, BigInteger)
+    return sessions.c.closed_peer_ms + sessions.c.open_peers * now - sessions.c.open_join_sum_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,26 +106,37 @@ class SessionQuery:
     page: Page = Page(0, 20)
 
 
+RoomsByParent = dict[str, list[SessionRow]]
+
+
 @dataclass(frozen=True, slots=True)
 class SessionsPage:
     """Sessions, the breakout rooms of each (started ones, by parent id, in start order)
     and how many sessions match in all."""
 
     sessions: list[SessionRow]
-    rooms: dict[str, list[SessionRow]]
+    rooms: RoomsByParent
     total: int
 
 
 def sessions_page(
     db: Database, account_id: str, app_id: str, query: SessionQuery, now_ms: int, grace_ms: int
 ) -> SessionsPage:
-    """One page of the app's top-level sessions with their rooms (an unknown app has none)."""
-    with db.read() as conn:
-        app_pk = find_app(conn, account_id, app_id)
-        if app_pk is None:
-            return SessionsPage([], {}, 0)
-        found, total = _list_sessions(conn, app_pk, query, now_ms, grace_ms)
-        rooms = rooms_by_parent(conn, app_pk, [s.session_id for s in found])
+    """One page of the app's top-level sessions with their rooms (an unknown app has none).
+
+    Two reads in one snapshot: the page with its rooms, and the total. Both are
+    :class:`Prepared` per shape of query (filters present, status, sort), every value
+    bound, so a request builds no SQL.
+    """
+    app_pk = app_key(db, account_id, app_id)
+    if app_pk is None:
+        return SessionsPage([], {}, 0)
+    shape = _shape_of(query, sqlite=db.is_sqlite)
+    params = _params_of(query, app_pk, now_ms, grace_ms)
+    with db.snapshot() as snapshot:
+        rows = snapshot.fetch(_page_statement(shape), params)
+        total = _total(snapshot, shape, params)
+    found, rooms = _split_page(rows, descending=query.descending)
     return SessionsPage(found, rooms, total)
 
 
@@ -169,43 +174,147 @@ def session_row(conn: Connection, app_pk: int, session_id: str) -> SessionRow | 
     return row_of(SessionRow, found) if found else None
 
 
-def _list_sessions(
-    conn: Connection, app_pk: int, query: SessionQuery, now_ms: int, grace_ms: int
-) -> tuple[list[SessionRow], int]:
-    conditions = [sessions.c.app_pk == app_pk, sessions.c.listed == true()]
-    conditions += _filter_conditions(
-        query.where, now_ms, grace_ms, sqlite=conn.dialect.name == "sqlite"
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What decides the SQL text of a list query; the values themselves are bound."""
+
+    sort_by: SortBy
+    descending: bool
+    filters: frozenset[str]  # the SessionFilter fields given, besides status and search
+    status: Status | None
+    search: bool
+    trigram: bool  # SQLite: narrow the search by the trigram index first
+
+
+_BOUND_FILTERS = ("associated_id", "start_ms", "end_ms", "min_peers", "max_peers")
+_LIKE_ESCAPE = "/"  # as in SQLAlchemy's autoescape
+
+
+def _shape_of(query: SessionQuery, *, sqlite: bool) -> _Shape:
+    where = query.where
+    needle = (where.search or "").casefold()
+    return _Shape(
+        sort_by=query.sort_by,
+        descending=query.descending,
+        filters=frozenset(f for f in _BOUND_FILTERS if getattr(where, f) is not None),
+        status=where.status,
+        search=bool(needle),
+        # the trigram index holds 3-character pieces; a LIKE wildcard in the needle
+        # would make its LIKE mean something else than the exact one
+        trigram=sqlite and len(needle) >= 3 and not set(needle) & set("%_"),
     )
-    key = sessions.c.started_ms if query.sort_by == "createdAt" else minutes_ms_expression(now_ms)
-    order = (
-        [key.desc(), sessions.c.session_id.desc()]
-        if query.descending
-        else [key.asc(), sessions.c.session_id.asc()]
-    )
-    # The page's ids first: for the default order they come from the index alone, so
-    # skipping 50,000 rows walks index entries, not 50,000 table rows (SQLite reads a
-    # skipped row whole when the query needs its columns).
-    if query.sort_by == "minutesConsumed":
-        page_ids = _by_minutes(conditions, query, now_ms)
+
+
+def _params_of(query: SessionQuery, app_pk: int, now_ms: int, grace_ms: int) -> dict[str, Any]:
+    where = query.where
+    needle = (where.search or "").casefold()
+    escaped = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    params: dict[str, Any] = {f: getattr(where, f) for f in _BOUND_FILTERS}
+    params |= {
+        "app_pk": app_pk,
+        "now_ms": now_ms,
+        "quiet_before": now_ms - grace_ms,
+        "pattern": f"%{escaped}%",
+        "trigram": f"%{needle}%",
+        "offset": query.page.offset,
+        "limit": query.page.limit,
+        "wanted": query.page.offset + query.page.limit,
+    }
+    return params
+
+
+def _conditions(shape: _Shape) -> list[ColumnElement[bool]]:
+    conditions = [sessions.c.app_pk == bindparam("app_pk"), sessions.c.listed == true()]
+    bound = {f: bindparam(f) for f in shape.filters}
+    if "associated_id" in bound:
+        conditions.append(sessions.c.meeting_id == bound["associated_id"])
+    if "start_ms" in bound:
+        conditions.append(sessions.c.started_ms >= bound["start_ms"])
+    if "end_ms" in bound:
+        conditions.append(sessions.c.started_ms <= bound["end_ms"])
+    if "min_peers" in bound:
+        conditions.append(sessions.c.peer_count >= bound["min_peers"])
+    if "max_peers" in bound:
+        conditions.append(sessions.c.peer_count <= bound["max_peers"])
+    if shape.status == "ENDED":
+        conditions.append(ended_condition(bindparam("quiet_before")))
+    elif shape.status == "LIVE":
+        conditions.append(live_condition(bindparam("quiet_before")))
+    if shape.search:
+        conditions.append(sessions.c.search_text.like(bindparam("pattern"), escape=_LIKE_ESCAPE))
+    if shape.trigram:
+        # narrowed by the trigram index first (migration 0005); the LIKE above keeps the
+        # answer exact. PostgreSQL's planner uses its pg_trgm index by itself.
+        search_index = table("sessions_search", column("rowid"), column("search_text"))
+        matches = select(search_index.c.rowid).where(
+            search_index.c.search_text.like(bindparam("trigram"))
+        )
+        conditions.append(literal_column("sessions.rowid").in_(matches))
+    return conditions
+
+
+_ROW_COLUMNS = len(fields_of(SessionRow))
+
+
+@functools.cache
+def _page_statement(shape: _Shape) -> Prepared:
+    """The page's sessions, then the started rooms of each, in one statement.
+
+    The page's ids come first: for the default order from the index alone, so
+    skipping 50,000 rows walks index entries, not 50,000 table rows (SQLite reads a
+    skipped row whole when the query needs its columns). Rows carry ``room`` (0/1)
+    and ``sort_key``; the statement orders by (room, sort_key, session_id) in the
+    list's direction, so the page is in order and the rooms are in start order, or
+    its reverse (see :func:`_split_page`).
+    """
+    conditions = _conditions(shape)
+    now = bindparam("now_ms", type_=BigInteger)
+    key = sessions.c.started_ms if shape.sort_by == "createdAt" else minutes_ms_expression(now)
+    if shape.sort_by == "minutesConsumed":
+        page_ids = _by_minutes(conditions, shape.descending, now)
     else:
         page_ids = (
             select(sessions.c.session_id)
             .where(*conditions)
-            .order_by(*order)
-            .offset(query.page.offset)
-            .limit(query.page.limit)
+            .order_by(*_directed(shape.descending, key, sessions.c.session_id))
+            .offset(bindparam("offset"))
+            .limit(bindparam("limit"))
         )
-    # one round trip: the rows of the page's ids, in the page's order
-    rows = conn.execute(
-        select_rows(SessionRow, sessions)
-        .where(sessions.c.app_pk == app_pk, sessions.c.session_id.in_(page_ids.scalar_subquery()))
-        .order_by(*order)
+    page = page_ids.cte("page")
+    columns = select_rows(SessionRow, sessions).selected_columns
+    listed = select(*columns, literal(0).label("room"), key.label("sort_key")).where(
+        sessions.c.app_pk == bindparam("app_pk"),
+        sessions.c.session_id.in_(select(page.c.session_id)),
     )
-    found = [row_of(SessionRow, row) for row in rows]
-    return found, _total(conn, app_pk, query.where, conditions, now_ms, grace_ms)
+    rooms = select(*columns, literal(1).label("room"), sessions.c.started_ms).where(
+        sessions.c.app_pk == bindparam("app_pk"),
+        sessions.c.parent_session_id.in_(select(page.c.session_id)),
+        sessions.c.started_ms.is_not(None),
+    )
+    both = union_all(listed, rooms)
+    return Prepared(
+        both.order_by(
+            literal_column("room"),
+            *_directed(shape.descending, literal_column("sort_key"), literal_column("session_id")),
+        )
+    )
 
 
-def _by_minutes(conditions: list, query: SessionQuery, now_ms: int):
+def _split_page(rows: list[Any], *, descending: bool) -> tuple[list[SessionRow], RoomsByParent]:
+    found: list[SessionRow] = []
+    room_rows: list[SessionRow] = []
+    for row in rows:
+        session = row_of(SessionRow, row[:_ROW_COLUMNS])
+        (room_rows if row[_ROW_COLUMNS] else found).append(session)
+    if descending:
+        room_rows.reverse()
+    rooms: RoomsByParent = {}
+    for room in room_rows:
+        rooms.setdefault(room.parent_session_id, []).append(room)  # type: ignore[arg-type]
+    return found, rooms
+
+
+def _by_minutes(conditions: list, descending: bool, now: Any):
     """The page's ids by participant-minutes without computing them for every session.
 
     A session with nobody in it has a fixed total (``closed_peer_ms``), read in order
@@ -213,24 +322,23 @@ def _by_minutes(conditions: list, query: SessionQuery, now_ms: int):
     with the clock. The page is the best ``offset + limit`` of the first kind, merged
     with all of the second, ordered by (minutes, session id) as the plain query would.
     """
-    wanted = query.page.offset + query.page.limit
     minutes = sessions.c.closed_peer_ms.label("minutes")
     settled = (
         select(sessions.c.session_id, minutes)
         .where(*conditions, sessions.c.open_peers == 0)
-        .order_by(*_directed(query.descending, sessions.c.closed_peer_ms, sessions.c.session_id))
-        .limit(wanted)
+        .order_by(*_directed(descending, sessions.c.closed_peer_ms, sessions.c.session_id))
+        .limit(bindparam("wanted"))
         .subquery()
     )
-    growing = select(sessions.c.session_id, minutes_ms_expression(now_ms).label("minutes")).where(
+    growing = select(sessions.c.session_id, minutes_ms_expression(now).label("minutes")).where(
         *conditions, sessions.c.open_peers > 0
     )
     both = union_all(select(settled.c.session_id, settled.c.minutes), growing).subquery()
     return (
         select(both.c.session_id)
-        .order_by(*_directed(query.descending, both.c.minutes, both.c.session_id))
-        .offset(query.page.offset)
-        .limit(query.page.limit)
+        .order_by(*_directed(descending, both.c.minutes, both.c.session_id))
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
     )
 
 
@@ -238,71 +346,29 @@ def _directed(descending: bool, *columns):
     return [c.desc() if descending else c.asc() for c in columns]
 
 
-def _filter_conditions(
-    where: SessionFilter, now_ms: int, grace_ms: int, *, sqlite: bool = False
-) -> list:
-    conditions: list = []
-    if where.associated_id is not None:
-        conditions.append(sessions.c.meeting_id == where.associated_id)
-    if where.start_ms is not None:
-        conditions.append(sessions.c.started_ms >= where.start_ms)
-    if where.end_ms is not None:
-        conditions.append(sessions.c.started_ms <= where.end_ms)
-    if where.status == "ENDED":
-        conditions.append(ended_condition(now_ms, grace_ms))
-    elif where.status == "LIVE":
-        conditions.append(live_condition(now_ms, grace_ms))
-    if where.min_peers is not None:
-        conditions.append(sessions.c.peer_count >= where.min_peers)
-    if where.max_peers is not None:
-        conditions.append(sessions.c.peer_count <= where.max_peers)
-    if where.search:
-        needle = where.search.casefold()
-        conditions.append(sessions.c.search_text.contains(needle, autoescape=True))
-        if sqlite and len(needle) >= 3 and not set(needle) & set("%_"):
-            # narrowed by the trigram index first (migration 0005); the LIKE above keeps
-            # the answer exact. PostgreSQL's planner uses its pg_trgm index by itself.
-            conditions.append(literal_column("sessions.rowid").in_(_trigram_matches(needle)))
-    return conditions
+_KEPT_TOTAL = Prepared(select(apps.c.listed_sessions).where(apps.c.app_pk == bindparam("app_pk")))
 
 
-def _trigram_matches(needle: str):
-    search_index = table("sessions_search", column("rowid"), column("search_text"))
-    return select(search_index.c.rowid).where(search_index.c.search_text.like(f"%{needle}%"))
+@functools.cache
+def _count_statement(shape: _Shape) -> Prepared:
+    return Prepared(select(func.count()).select_from(sessions).where(*_conditions(shape)))
 
 
-def _total(
-    conn: Connection,
-    app_pk: int,
-    where: SessionFilter,
-    conditions: list,
-    now_ms: int,
-    grace_ms: int,
-) -> int:
+def _total(snapshot: Snapshot, shape: _Shape, params: dict[str, Any]) -> int:
     """How many sessions match: the kept total, or a count of the few live sessions (ENDED
     is the rest), or, for other filters, a count."""
-    if where.narrows and replace(where, status=None).narrows:
-        return conn.execute(
-            select(func.count()).select_from(sessions).where(*conditions)
-        ).scalar_one()
-    total = conn.execute(select(apps.c.listed_sessions).where(apps.c.app_pk == app_pk)).scalar()
-    if where.status is None:
-        return total or 0
-    live = conn.execute(
-        select(func.count())
-        .select_from(sessions)
-        .where(
-            sessions.c.app_pk == app_pk,
-            sessions.c.listed == true(),
-            live_condition(now_ms, grace_ms),
-        )
-    ).scalar_one()
-    return live if where.status == "LIVE" else (total or 0) - live
+    if shape.filters or shape.search:
+        return snapshot.fetch(_count_statement(shape), params)[0][0]
+    kept = snapshot.fetch(_KEPT_TOTAL, params)
+    total = kept[0][0] if kept else 0
+    if shape.status is None:
+        return total
+    live_shape = _Shape("createdAt", True, frozenset(), "LIVE", search=False, trigram=False)
+    live = snapshot.fetch(_count_statement(live_shape), params)[0][0]
+    return live if shape.status == "LIVE" else total - live
 
 
-def rooms_by_parent(
-    conn: Connection, app_pk: int, parent_session_ids: list[str]
-) -> dict[str, list[SessionRow]]:
+def rooms_by_parent(conn: Connection, app_pk: int, parent_session_ids: list[str]) -> RoomsByParent:
     """Started child sessions of the given parents, by parent, in start order."""
     rooms: dict[str, list[SessionRow]] = {}
     if not parent_session_ids:

@@ -125,7 +125,14 @@ sessions = Table(
     # status: only sessions nothing has closed can be live
     Index(None, "app_pk", "listed", "closed_ms"),
     Index(None, "app_pk", "meeting_id", "started_ms"),
-    Index(None, "app_pk", "parent_session_id"),
+    # breakout rooms by parent: only rooms (most sessions have none; migration 0006)
+    Index(
+        "ix_sessions_rooms",
+        "app_pk",
+        "parent_session_id",
+        sqlite_where=text("parent_session_id IS NOT NULL"),
+        postgresql_where=text("parent_session_id IS NOT NULL"),
+    ),
 )
 
 peers = Table(
