@@ -26,7 +26,7 @@ JobStatus = Literal["queued", "running", "done", "failed"]
 ACTIVE = ("queued", "running")
 
 
-class JobRow(msgspec.Struct, frozen=True, kw_only=True):
+class JobRow(msgspec.Struct, frozen=True):
     job_id: int
     kind: str
     app_pk: int
@@ -44,7 +44,7 @@ class JobRow(msgspec.Struct, frozen=True, kw_only=True):
     finished_ms: int | None
 
 
-class SummaryRow(msgspec.Struct, frozen=True, kw_only=True):
+class SummaryRow(msgspec.Struct, frozen=True):
     session_id: str
     text: str
     text_format: str

@@ -17,7 +17,7 @@ import msgspec
 from sqlalchemy import Row, Select, Table, select
 
 
-class MeetingRow(msgspec.Struct, frozen=True, kw_only=True):
+class MeetingRow(msgspec.Struct, frozen=True):
     """A meeting as its latest ``meeting.upserted`` (by ts, then event id) describes it."""
 
     meeting_id: str
@@ -27,7 +27,7 @@ class MeetingRow(msgspec.Struct, frozen=True, kw_only=True):
     version_event_id: str
 
 
-class SessionRow(msgspec.Struct, frozen=True, kw_only=True):
+class SessionRow(msgspec.Struct, frozen=True):
     """A session: the facts its lifecycle events established, then what is derived
     from them and its peers (``analytics.lifecycle.summarize_session``)."""
 
@@ -64,7 +64,7 @@ class SessionRow(msgspec.Struct, frozen=True, kw_only=True):
     tree_quiet_since_ms: int | None = None
 
 
-class PeerRow(msgspec.Struct, frozen=True, kw_only=True):
+class PeerRow(msgspec.Struct, frozen=True):
     """One peer (one join of one user) of a session: its earliest ``peer.joined``, which
     also names it, and its latest ``peer.left``."""
 
@@ -84,7 +84,7 @@ class PeerRow(msgspec.Struct, frozen=True, kw_only=True):
     search_text: str = ""
 
 
-class EventRow(msgspec.Struct, frozen=True, kw_only=True):
+class EventRow(msgspec.Struct, frozen=True):
     """An accepted event in the log, as received (``payload`` is its JSON)."""
 
     event_id: str
@@ -116,16 +116,23 @@ def select_rows(row_type: type[msgspec.Struct], table: Table) -> Select[Any]:
 def row_of(row_type: type[R], row: Row[Any] | tuple[Any, ...]) -> R:
     """A typed row from a result of :func:`select_rows` over the same type (through
     SQLAlchemy, or straight from the driver, where SQLite's booleans are 0/1)."""
-    values = dict(zip(fields_of(row_type), row, strict=True))
-    for name in _bool_fields(row_type):
-        values[name] = bool(values[name])
-    return row_type(**values)
+    if len(row) != len(row_type.__struct_fields__):  # a positional row must be whole
+        raise ValueError(f"{row_type.__name__} has {len(row_type.__struct_fields__)} fields")
+    flags = _bool_positions(row_type)
+    if flags:
+        values = list(row)
+        for position in flags:
+            values[position] = bool(values[position])
+        return row_type(*values)
+    return row_type(*row)  # row types take their fields in order (none is kw_only)
 
 
 @functools.cache
-def _bool_fields(row_type: type[msgspec.Struct]) -> tuple[str, ...]:
+def _bool_positions(row_type: type[msgspec.Struct]) -> tuple[int, ...]:
     return tuple(
-        f.name for f in msgspec.structs.fields(row_type) if f.type is bool or f.type == "bool"
+        n
+        for n, f in enumerate(msgspec.structs.fields(row_type))
+        if f.type is bool or f.type == "bool"
     )
 
 
