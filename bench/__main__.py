@@ -99,7 +99,7 @@ def machine() -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sessions", type=int, default=5_000)
+    parser.add_argument("--sessions", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--only", default="", help="comma-separated benchmark names")
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))

@@ -57,9 +57,10 @@ def iso(ms: int) -> str:
 
 def app_events(app: int, sessions: int) -> list[dict]:
     out: list[dict] = []
+    meetings = max(1, sessions // 20)  # 20 sessions a meeting, as in the issue's app
     for n in range(sessions):
         sid, start = f"a{app}-s{n}", T0 + n * 7 * MIN
-        meeting = f"a{app}-m{n % 500}"
+        meeting = f"a{app}-m{n % meetings}"
         out.append(
             {
                 "id": f"{sid}-start",
@@ -176,7 +177,8 @@ def _timed_threads(work, per_app: list[list[bytes]]) -> float:
 
 @contextmanager
 def servers(url: str, processes: int, workers: int):
-    """``processes`` separate ``serve`` processes (``workers`` each); yields their bases."""
+    """``processes`` separate ``serve`` processes (``workers`` each); yields their
+    (base URL, process group id)."""
     env = {**os.environ, "RTK_DATABASE_URL": url, "RTK_LOG_LEVEL": "warning"}
     subprocess.run([CLI, "migrate"], env=env, check=True, capture_output=True)
     started = []
@@ -193,7 +195,7 @@ def servers(url: str, processes: int, workers: int):
     try:
         for _, base in started:
             wait_until_answering(base + "/readyz")
-        yield [base for _, base in started]
+        yield [(base, proc.pid) for proc, base in started]
     finally:
         for proc, _ in started:
             os.killpg(proc.pid, 15)
@@ -282,6 +284,41 @@ def bare_server(url: str, workers: int, app_pk: int):
         proc.wait(30)
 
 
+def group_rss_mb(pgid: int) -> float:
+    """Resident memory of every process in the group (supervisor and workers), summed:
+    an upper bound, since forked workers share some pages."""
+    total_kb = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) != pgid:
+                continue
+            status = (proc / "status").read_text()
+        except (OSError, IndexError, ValueError):
+            continue
+        match = re.search(r"VmRSS:\s+(\d+) kB", status)
+        total_kb += int(match.group(1)) if match else 0
+    return total_kb / 1024
+
+
+#: Other list requests, each through wrk for a few seconds: (name, query, p99 goal in ms).
+LIST_VARIANTS = [
+    ("page 2,500 (offset 50,000)", "?page_no=2501&per_page=20", 25),
+    ("sort by minutes", "?sort_by=minutesConsumed", 25),
+    ("status=LIVE", "?status=LIVE", 25),
+    ("status=ENDED, oldest first", "?status=ENDED&sort_order=ASC", 25),
+    (
+        "participants=3, a day",
+        "?participants=3&start_time=2026-01-02T00:00:00Z&end_time=2026-01-03T00:00:00Z",
+        25,
+    ),
+    ("search by session id", "?search=a0-s4242", 50),
+    ("search by meeting id", "?search=a0-m42", 50),
+]
+
+
 def app_pk_of(url: str, app_id: str) -> int:
     with raw_connection(url) as conn:
         mark = "?" if url.startswith("sqlite") else "%s"
@@ -290,21 +327,34 @@ def app_pk_of(url: str, app_id: str) -> int:
         ]
 
 
-def run(kind: str, processes: int, per_app: list[list[bytes]], seconds: int, folder: Path):
+def run(kind: str, processes: int, per_app: list[list[bytes]], seconds: int, folder: Path) -> dict:
     with database(kind, folder) as url:
         ceiling = ingest_ceiling(url, per_app)
         secret = token(url)
         # "1 process": one serve, one worker; "2 processes": two serve processes for ingest
         # (one client each), then one serve with --workers 2 for the list (one port for wrk).
-        with servers(url, processes, 1) as bases:
-            ours = ingest_http(bases, secret, per_app)
-        with servers(url, 1, processes) as (base,):
+        with servers(url, processes, 1) as started:
+            ours = ingest_http([base for base, _ in started], secret, per_app)
+        # right after the bulk ingest, on the same data, in a new serve
+        with servers(url, 1, processes) as ((base, pgid),):
             page = f"{base}/client/v4/accounts/bench/realtime/kit/app0/sessions"
             httpx.get(page, headers={"Authorization": f"Bearer {secret}"}).raise_for_status()
             listed = wrk(page, seconds, secret)
+            variants = {
+                name: wrk(page + query, max(2, seconds // 2), secret)
+                for name, query, _ in LIST_VARIANTS
+            }
+            rss_mb = group_rss_mb(pgid)
         with bare_server(url, processes, app_pk_of(url, "app0")) as bare:
             bare_listed = wrk(bare, seconds)
-    return ceiling, ours, listed, bare_listed
+    return {
+        "ceiling": ceiling,
+        "ours": ours,
+        "listed": listed,
+        "bare": bare_listed,
+        "variants": variants,
+        "rss_mb": rss_mb,
+    }
 
 
 def main() -> None:
@@ -334,9 +384,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=".") as tmp:
         for kind in kinds:
             for processes in (1, 2):
-                ceiling, ours, (rate, p50, p99), (bare, _, bare_p99) = run(
-                    kind, processes, per_app, args.seconds, Path(tmp)
-                )
+                measured = run(kind, processes, per_app, args.seconds, Path(tmp))
+                ceiling, ours = measured["ceiling"], measured["ours"]
+                rate, p50, p99 = measured["listed"]
+                bare, _, bare_p99 = measured["bare"]
                 print(
                     f"{kind:8} {processes:>5} | {ours:11,.0f} {ceiling:9,.0f} "
                     f"{ours / ceiling:6.2f} | {rate:10,.0f} {p50:6.1f} {p99:6.1f} "
@@ -359,6 +410,20 @@ def main() -> None:
                     "≥ 50%",
                 )
                 report(f"sessions list page 1 p99 ({where})", p99, "ms", None, "≤ 25 ms")
+                for name, _, goal in LIST_VARIANTS:
+                    v_rate, _, v_p99 = measured["variants"][name]
+                    print(f"    {name:32} {v_rate:8,.0f} req/s  p99 {v_p99:6.1f} ms")
+                    report(
+                        f"sessions list, {name}, p99 ({where})", v_p99, "ms", None, f"≤ {goal} ms"
+                    )
+                print(f"    serve RSS (all processes, summed) {measured['rss_mb']:.0f} MB")
+                report(
+                    f"serve RSS after ingest and list runs ({where})",
+                    measured["rss_mb"],
+                    "MB",
+                    None,
+                    "≤ 200 MB",
+                )
 
 
 if __name__ == "__main__":
