@@ -1,7 +1,7 @@
 """Run every benchmark and write BENCHMARKS.md: ``python -m bench`` (or ``make bench``).
 
     RTK_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/python -m bench \\
-        [--sessions 5000] [--seconds 10] [--only scale_out,downloads,...]
+        [--sessions 100000] [--seconds 10] [--only scale_out,downloads,...]
 
 Each benchmark is a script in this folder that measures its figures beside a ceiling
 in the same run and prints ``RESULT {...}`` lines (``common.report``); this runner
