@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -37,35 +38,54 @@ def cli(env: dict, *args: str) -> str:
     return done.stdout
 
 
-@contextmanager
-def served(database_url: str, workers: int = 1, **settings: str):
-    """A real `rtk-sessions serve` on a free port; yields (base_url, token).
+def bench_env(database_url: str, **settings: str) -> dict[str, str]:
+    """The environment of our CLI and server for a benchmark's database (quiet logs)."""
+    return {**os.environ, "RTK_DATABASE_URL": database_url, "RTK_LOG_LEVEL": "warning", **settings}
 
-    ``settings`` are more RTK_* variables, e.g. ``RTK_QUALITY_CACHE_MB="0"``.
-    """
-    env = {**os.environ, "RTK_DATABASE_URL": database_url, "RTK_LOG_LEVEL": "warning", **settings}
-    token = (
-        cli(env, "token", "create", "--account", "bench", "--scope", "read", "--scope", "ingest")
-        .strip()
-        .splitlines()[-1]
+
+def bench_token(env: dict) -> str:
+    """A new token of account ``bench`` with both scopes."""
+    created = cli(
+        env, "token", "create", "--account", "bench", "--scope", "read", "--scope", "ingest"
     )
+    return created.strip().splitlines()[-1]
+
+
+@contextmanager
+def serve_process(env: dict, workers: int = 1, ready_path: str = "/healthz"):
+    """A real ``rtk-sessions serve`` on a free port, in its own process group; yields
+    (base URL, process group id) once it answers, and stops the whole group after."""
     port = free_port()
     process = subprocess.Popen(
         [CLI, "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_answering(base + "/healthz")
-        yield base, token
+        wait_until_answering(base + ready_path)
+        yield base, process.pid
     finally:
-        process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(10)
+            process.wait(30)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@contextmanager
+def served(database_url: str, workers: int = 1, **settings: str):
+    """A real `rtk-sessions serve` on a free port; yields (base_url, token).
+
+    ``settings`` are more RTK_* variables, e.g. ``RTK_QUALITY_CACHE_MB="0"``.
+    """
+    env = bench_env(database_url, **settings)
+    token = bench_token(env)
+    with serve_process(env, workers) as (base, _):
+        yield base, token
 
 
 def wait_until_answering(url: str, timeout_s: float = 60) -> None:

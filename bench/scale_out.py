@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -42,9 +42,17 @@ import msgspec
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Envelope, free_port, report, wait_until_answering  # noqa: E402
+from common import (  # noqa: E402
+    Envelope,
+    bench_env,
+    bench_token,
+    cli,
+    free_port,
+    report,
+    serve_process,
+    wait_until_answering,
+)
 
-CLI = str(Path(sys.executable).with_name("rtk-sessions"))
 GRANIAN = str(Path(sys.executable).with_name("granian"))
 BATCH = 2_000
 T0 = 1_767_225_600_000
@@ -179,39 +187,13 @@ def _timed_threads(work, per_app: list[list[bytes]]) -> float:
 def servers(url: str, processes: int, workers: int):
     """``processes`` separate ``serve`` processes (``workers`` each); yields their
     (base URL, process group id)."""
-    env = {**os.environ, "RTK_DATABASE_URL": url, "RTK_LOG_LEVEL": "warning"}
-    subprocess.run([CLI, "migrate"], env=env, check=True, capture_output=True)
-    started = []
-    for _ in range(processes):
-        port = free_port()
-        proc = subprocess.Popen(
-            [CLI, "serve", "--port", str(port), "--workers", str(workers)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        started.append((proc, f"http://127.0.0.1:{port}"))
-    try:
-        for _, base in started:
-            wait_until_answering(base + "/readyz")
-        yield [(base, proc.pid) for proc, base in started]
-    finally:
-        for proc, _ in started:
-            os.killpg(proc.pid, 15)
-            proc.wait(30)
-
-
-def token(url: str) -> str:
-    env = {**os.environ, "RTK_DATABASE_URL": url}
-    done = subprocess.run(
-        [CLI, "token", "create", "--account", "bench", "--scope", "read", "--scope", "ingest"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip().splitlines()[-1]
+    env = bench_env(url)
+    cli(env, "migrate")
+    with ExitStack() as stack:
+        yield [
+            stack.enter_context(serve_process(env, workers, ready_path="/readyz"))
+            for _ in range(processes)
+        ]
 
 
 def ingest_http(bases: list[str], secret: str, per_app: list[list[bytes]]) -> float:
@@ -330,7 +312,7 @@ def app_pk_of(url: str, app_id: str) -> int:
 def run(kind: str, processes: int, per_app: list[list[bytes]], seconds: int, folder: Path) -> dict:
     with database(kind, folder) as url:
         ceiling = ingest_ceiling(url, per_app)
-        secret = token(url)
+        secret = bench_token(bench_env(url))
         # "1 process": one serve, one worker; "2 processes": two serve processes for ingest
         # (one client each), then one serve with --workers 2 for the list (one port for wrk).
         with servers(url, processes, 1) as started:

@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -151,17 +150,10 @@ class Database:
         if not rows:
             return
         # column_keys: an INSERT or UPDATE without .values() sets the rows' keys only
-        compiled = statement.compile(dialect=conn.dialect, column_keys=list(rows[0]))
-        fixed = compiled.params  # literals bound in the statement (e.g. the app key)
-        merged = [{**fixed, **row} for row in rows] if fixed else rows
-        if compiled.positional:
-            pick = itemgetter(*compiled.positiontup)
-            params: list[Any] = [pick(row) for row in merged]
-            if len(compiled.positiontup) == 1:
-                params = [(value,) for value in params]
-        else:
-            params = merged
-        conn.exec_driver_sql(compiled.string, params)
+        sql, names, fixed = _driver_form(
+            statement.compile(dialect=conn.dialect, column_keys=list(rows[0]))
+        )
+        conn.exec_driver_sql(sql, [_bound(names, fixed, row) for row in rows])
 
     def insert(self, table: Any) -> Any:
         """An INSERT that supports ``on_conflict_do_*`` on this dialect."""
@@ -184,16 +176,14 @@ class Prepared:
 
     def __init__(self, statement: Any) -> None:
         self.statement = statement
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+        self._compiled: dict[str, DriverForm] = {}
 
-    def compiled_for(self, dialect: Any) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
-        """(SQL, parameter names in order for a positional driver, fixed values)."""
+    def compiled_for(self, dialect: Any) -> DriverForm:
         found = self._compiled.get(dialect.name)
         if found is None:
-            compiled = self.statement.compile(dialect=dialect)
-            names = tuple(compiled.positiontup) if compiled.positional else None
-            fixed = {k: v for k, v in compiled.params.items() if v is not None}
-            found = self._compiled[dialect.name] = (compiled.string, names, fixed)
+            found = self._compiled[dialect.name] = _driver_form(
+                self.statement.compile(dialect=dialect)
+            )
         return found
 
 
@@ -206,13 +196,29 @@ class Snapshot:
     def fetch(self, statement: Prepared, params: dict[str, Any]) -> list[Any]:
         """The rows of a :class:`Prepared` read, as the driver returns them (tuples)."""
         sql, names, fixed = statement.compiled_for(self.dialect)
-        bound = {**fixed, **params} if fixed else params
         cursor = self.driver.cursor()
         try:
-            cursor.execute(sql, [bound[n] for n in names] if names is not None else bound)
+            cursor.execute(sql, _bound(names, fixed, params))
             return cursor.fetchall()
         finally:
             cursor.close()
+
+
+DriverForm = tuple[str, tuple[str, ...] | None, dict[str, Any]]
+
+
+def _driver_form(compiled: Any) -> DriverForm:
+    """(SQL, parameter names in order for a positional driver, values the statement
+    itself binds, e.g. a literal app key): what the driver needs to run it."""
+    names = tuple(compiled.positiontup) if compiled.positional else None
+    fixed = {k: v for k, v in compiled.params.items() if v is not None}
+    return compiled.string, names, fixed
+
+
+def _bound(names: tuple[str, ...] | None, fixed: dict[str, Any], values: dict[str, Any]) -> Any:
+    """The parameters of one execution, as the driver takes them (a tuple or a mapping)."""
+    merged = {**fixed, **values} if fixed else values
+    return tuple(merged[n] for n in names) if names is not None else merged
 
 
 def database_for(settings: Any) -> Database:

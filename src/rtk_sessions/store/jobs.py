@@ -18,7 +18,7 @@ import msgspec
 from sqlalchemy import Connection, and_, case, or_, select, update
 
 from rtk_sessions.store.database import Database
-from rtk_sessions.store.rows import row_of, select_rows
+from rtk_sessions.store.rows import first_row, select_rows
 from rtk_sessions.store.tables import instance_secrets, jobs, summaries
 
 SUMMARY_JOB = "summary"  # the kind of job that writes a session's summary
@@ -192,12 +192,13 @@ def load_summary(db: Database, app_pk: int, session_id: str) -> SummaryRow | Non
 
 
 def stored_summary(conn: Connection, app_pk: int, session_id: str) -> SummaryRow | None:
-    found = conn.execute(
+    return first_row(
+        conn,
+        SummaryRow,
         select_rows(SummaryRow, summaries).where(
             summaries.c.app_pk == app_pk, summaries.c.session_id == session_id
-        )
-    ).first()
-    return row_of(SummaryRow, found) if found else None
+        ),
+    )
 
 
 def instance_secret(db: Database, name: str, now_ms: int) -> str:
@@ -230,8 +231,7 @@ def _still_held(job: JobRow) -> tuple:
 
 
 def _job(conn, job_id: int) -> JobRow | None:
-    found = conn.execute(select_rows(JobRow, jobs).where(jobs.c.job_id == job_id)).first()
-    return row_of(JobRow, found) if found else None
+    return first_row(conn, JobRow, select_rows(JobRow, jobs).where(jobs.c.job_id == job_id))
 
 
 def newest_job(
@@ -243,5 +243,4 @@ def newest_job(
     )
     if only_active:
         query = query.where(jobs.c.status.in_(ACTIVE))
-    found = conn.execute(query.order_by(jobs.c.job_id.desc()).limit(1)).first()
-    return row_of(JobRow, found) if found else None
+    return first_row(conn, JobRow, query.order_by(jobs.c.job_id.desc()).limit(1))

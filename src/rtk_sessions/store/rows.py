@@ -14,7 +14,7 @@ import functools
 from typing import Any, TypeVar
 
 import msgspec
-from sqlalchemy import Row, Select, Table, select
+from sqlalchemy import Connection, Row, Select, Table, select
 
 
 class MeetingRow(msgspec.Struct, frozen=True):
@@ -127,13 +127,15 @@ def row_of(row_type: type[R], row: Row[Any] | tuple[Any, ...]) -> R:
     return row_type(*row)  # row types take their fields in order (none is kw_only)
 
 
+def first_row(conn: Connection, row_type: type[R], query: Select[Any]) -> R | None:
+    """The first row of a :func:`select_rows` query, typed, or None."""
+    found = conn.execute(query).first()
+    return row_of(row_type, found) if found else None
+
+
 @functools.cache
 def _bool_positions(row_type: type[msgspec.Struct]) -> tuple[int, ...]:
-    return tuple(
-        n
-        for n, f in enumerate(msgspec.structs.fields(row_type))
-        if f.type is bool or f.type == "bool"
-    )
+    return tuple(n for n, f in enumerate(msgspec.structs.fields(row_type)) if f.type is bool)
 
 
 def values_of(row: msgspec.Struct, app_pk: int) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from sqlalchemy import (
 
 from rtk_sessions.store.apps import Missing, app_key, find_app
 from rtk_sessions.store.database import Database, Prepared, Snapshot
-from rtk_sessions.store.rows import SessionRow, fields_of, row_of, select_rows
+from rtk_sessions.store.rows import SessionRow, fields_of, first_row, row_of, select_rows
 from rtk_sessions.store.tables import apps, sessions
 
 SortBy = Literal["createdAt", "minutesConsumed"]
@@ -49,21 +49,6 @@ class SessionFilter:
     max_peers: int | None = None
     search: str | None = None
 
-    @property
-    def narrows(self) -> bool:
-        return any(
-            v is not None
-            for v in (
-                self.associated_id,
-                self.start_ms,
-                self.end_ms,
-                self.status,
-                self.min_peers,
-                self.max_peers,
-                self.search,
-            )
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Page:
@@ -71,16 +56,16 @@ class Page:
     limit: int
 
 
-def ended_condition(quiet_before: Any) -> ColumnElement[bool]:
+def ended_condition(quiet_before: ColumnElement[int]) -> ColumnElement[bool]:
     """True for ENDED sessions (see analytics.lifecycle.status); ``quiet_before`` is
-    now minus the grace period (a value or a bound parameter)."""
+    now minus the grace period."""
     return or_(
         sessions.c.closed_ms.is_not(None),
         and_(sessions.c.tree_open_peers == 0, sessions.c.tree_quiet_since_ms < quiet_before),
     )
 
 
-def live_condition(quiet_before: Any) -> ColumnElement[bool]:
+def live_condition(quiet_before: ColumnElement[int]) -> ColumnElement[bool]:
     """True for LIVE sessions: the negation of :func:`ended_condition`, written so that
     an index on ``closed_ms`` finds them (only sessions nothing has closed can be live:
     at most one per meeting)."""
@@ -90,10 +75,9 @@ def live_condition(quiet_before: Any) -> ColumnElement[bool]:
     )
 
 
-def minutes_ms_expression(now_ms: Any) -> ColumnElement[int]:
+def minutes_ms_expression(now_ms: ColumnElement[int]) -> ColumnElement[int]:
     """Participant-milliseconds so far (see analytics.lifecycle.minutes_consumed_ms)."""
-    now = now_ms if isinstance(now_ms, ColumnElement) else literal(now_ms, BigInteger)
-    return sessions.c.closed_peer_ms + sessions.c.open_peers * now - sessions.c.open_join_sum_ms
+    return sessions.c.closed_peer_ms + sessions.c.open_peers * now_ms - sessions.c.open_join_sum_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,12 +150,13 @@ def app_session(
 
 def session_row(conn: Connection, app_pk: int, session_id: str) -> SessionRow | None:
     """The stored session, started or not (None when there is no such row)."""
-    found = conn.execute(
+    return first_row(
+        conn,
+        SessionRow,
         select_rows(SessionRow, sessions).where(
             sessions.c.app_pk == app_pk, sessions.c.session_id == session_id
-        )
-    ).first()
-    return row_of(SessionRow, found) if found else None
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,9 +272,7 @@ def _page_statement(shape: _Shape) -> Prepared:
         sessions.c.session_id.in_(select(page.c.session_id)),
     )
     rooms = select(*columns, literal(1).label("room"), sessions.c.started_ms).where(
-        sessions.c.app_pk == bindparam("app_pk"),
-        sessions.c.parent_session_id.in_(select(page.c.session_id)),
-        sessions.c.started_ms.is_not(None),
+        *_started_rooms(bindparam("app_pk"), select(page.c.session_id))
     )
     both = union_all(listed, rooms)
     return Prepared(
@@ -349,6 +332,9 @@ def _directed(descending: bool, *columns):
 _KEPT_TOTAL = Prepared(select(apps.c.listed_sessions).where(apps.c.app_pk == bindparam("app_pk")))
 
 
+_LIVE_ONLY = _Shape("createdAt", True, frozenset(), "LIVE", search=False, trigram=False)
+
+
 @functools.cache
 def _count_statement(shape: _Shape) -> Prepared:
     return Prepared(select(func.count()).select_from(sessions).where(*_conditions(shape)))
@@ -363,8 +349,7 @@ def _total(snapshot: Snapshot, shape: _Shape, params: dict[str, Any]) -> int:
     total = kept[0][0] if kept else 0
     if shape.status is None:
         return total
-    live_shape = _Shape("createdAt", True, frozenset(), "LIVE", search=False, trigram=False)
-    live = snapshot.fetch(_count_statement(live_shape), params)[0][0]
+    live = snapshot.fetch(_count_statement(_LIVE_ONLY), params)[0][0]
     return live if shape.status == "LIVE" else total - live
 
 
@@ -375,14 +360,20 @@ def rooms_by_parent(conn: Connection, app_pk: int, parent_session_ids: list[str]
         return rooms
     rows = conn.execute(
         select_rows(SessionRow, sessions)
-        .where(
-            sessions.c.app_pk == app_pk,
-            sessions.c.parent_session_id.in_(parent_session_ids),
-            sessions.c.started_ms.is_not(None),
-        )
+        .where(*_started_rooms(app_pk, parent_session_ids))
         .order_by(sessions.c.started_ms, sessions.c.session_id)
     )
     for row in rows:
         room = row_of(SessionRow, row)
         rooms.setdefault(room.parent_session_id, []).append(room)  # type: ignore[arg-type]
     return rooms
+
+
+def _started_rooms(app_pk: Any, parents: Any) -> tuple[ColumnElement[bool], ...]:
+    """Conditions for the started breakout rooms of ``parents`` (ids or a subquery of ids),
+    which the partial index of rooms serves (migration 0006)."""
+    return (
+        sessions.c.app_pk == app_pk,
+        sessions.c.parent_session_id.in_(parents),
+        sessions.c.started_ms.is_not(None),
+    )
