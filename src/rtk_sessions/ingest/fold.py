@@ -5,7 +5,8 @@
    (``ingest.merge``: order-independent by construction).
 3. Re-derive every session those events touched, plus the sessions whose
    derived state depends on them: the previous session of the same meeting
-   (one live session per meeting) and the parent of a breakout room.
+   (one live session per meeting) and the parent of a breakout room; each
+   is worked out in memory and written once.
 """
 
 from __future__ import annotations
@@ -92,10 +93,9 @@ def _fold_lifecycle(
                 session_peers[item.peer_id] = merged_peer
                 dirty_peers[(session_id, item.peer_id)] = merged_peer
     _refresh_meeting_copies(writer, state, dirty_sessions, changed_meetings)
-    refreshed = set(state.sessions)  # derive() may load more; those are not refreshed
+    refreshed = set(state.sessions)  # derive_and_store() may load more; not refreshed
     writer.upsert_peers(list(dirty_peers.values()))
-    writer.upsert_session_facts([state.sessions[s] for s in sorted(dirty_sessions)])
-    writer.deriver.derive(state, set(by_session) | dirty_sessions)
+    writer.deriver.derive_and_store(state, set(by_session) | dirty_sessions)
     if changed_meetings:
         _copy_meetings_elsewhere(writer, changed_meetings, refreshed)
 

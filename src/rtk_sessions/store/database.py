@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -153,11 +154,32 @@ class Database:
         sql, names, fixed = _driver_form(
             statement.compile(dialect=conn.dialect, column_keys=list(rows[0]))
         )
-        conn.exec_driver_sql(sql, [_bound(names, fixed, row) for row in rows])
+        bind = _binder(names, fixed)
+        conn.exec_driver_sql(sql, [bind(row) for row in rows])
 
     def insert(self, table: Any) -> Any:
         """An INSERT that supports ``on_conflict_do_*`` on this dialect."""
         return sqlite.insert(table) if self.is_sqlite else postgresql.insert(table)
+
+    def upsert(
+        self,
+        conn: Connection,
+        table: Any,
+        rows: list[dict[str, Any]],
+        key: Sequence[str],
+        update: Sequence[str] | None = None,
+    ) -> None:
+        """Insert rows, or on a conflict of ``key`` set ``update`` (default: every other
+        column the rows carry), in bulk."""
+        if not rows:
+            return
+        statement = self.insert(table)
+        columns = update or [c for c in rows[0] if c not in key]
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c[c] for c in key],
+            set_={c: statement.excluded[c] for c in columns},
+        )
+        self.executemany(conn, statement, rows)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -198,7 +220,7 @@ class Snapshot:
         sql, names, fixed = statement.compiled_for(self.dialect)
         cursor = self.driver.cursor()
         try:
-            cursor.execute(sql, _bound(names, fixed, params))
+            cursor.execute(sql, _binder(names, fixed)(params))
             return cursor.fetchall()
         finally:
             cursor.close()
@@ -215,10 +237,17 @@ def _driver_form(compiled: Any) -> DriverForm:
     return compiled.string, names, fixed
 
 
-def _bound(names: tuple[str, ...] | None, fixed: dict[str, Any], values: dict[str, Any]) -> Any:
-    """The parameters of one execution, as the driver takes them (a tuple or a mapping)."""
-    merged = {**fixed, **values} if fixed else values
-    return tuple(merged[n] for n in names) if names is not None else merged
+def _binder(names: tuple[str, ...] | None, fixed: dict[str, Any]) -> Callable[[dict], Any]:
+    """Turns one execution's values into parameters as the driver takes them (a tuple in
+    ``names`` order, or a mapping), with the statement's fixed values merged in."""
+    if names is None:
+        return (lambda values: {**fixed, **values}) if fixed else (lambda values: values)
+    pick = itemgetter(*names)
+    if len(names) == 1:
+        if fixed:
+            return lambda values: (pick({**fixed, **values}),)
+        return lambda values: (pick(values),)
+    return (lambda values: pick({**fixed, **values})) if fixed else pick
 
 
 def database_for(settings: Any) -> Database:

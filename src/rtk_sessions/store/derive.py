@@ -26,12 +26,11 @@ from rtk_sessions.analytics.lifecycle import (
 )
 from rtk_sessions.store.database import Database, chunks
 from rtk_sessions.store.rows import (
-    SESSION_FACTS,
     PeerRow,
     SessionRow,
-    fields_of,
     row_of,
     select_rows,
+    values_of,
 )
 from rtk_sessions.store.tables import apps, peers, sessions
 
@@ -71,8 +70,12 @@ class SessionDeriver:
                 state.peers.setdefault(peer.session_id, {})[peer.peer_id] = peer
         return state
 
-    def derive(self, state: LoadedState, touched: set[str]) -> None:
-        """Rewrite the derived columns of ``touched`` and of the sessions that depend on them."""
+    def derive_and_store(self, state: LoadedState, touched: set[str]) -> None:
+        """Derive ``touched`` and the sessions that depend on them, and write each once.
+
+        ``touched`` carries the batch's facts (merged in memory, not yet written); the
+        sessions written here are stored whole, facts, derived and breakout-tree columns.
+        """
         for session_id in touched:
             row = state.sessions[session_id]
             started = _started_ms(row, state.peers.get(session_id, {}))
@@ -85,15 +88,15 @@ class SessionDeriver:
                 state.sessions[session_id], superseded_ms=superseded
             )
         listed_delta = 0
-        updates = []
-        for session_id in sorted(recompute):
+        for session_id in recompute:
             before = state.sessions[session_id]
             after = _summarize(before, state.peers.get(session_id, {}))
             state.sessions[session_id] = after
-            updates.append(_derived_params(after))
             listed_delta += int(after.listed) - int(before.listed)
-        self.update_sessions(updates)
-        self._refresh_trees(state, recompute)
+        elsewhere = self._set_trees(state, recompute)
+        whole = [values_of(state.sessions[s], self.app_pk) for s in sorted(recompute)]
+        self.db.upsert(self.conn, sessions, whole, ["app_pk", "session_id"])
+        self.update_sessions(elsewhere)
         if listed_delta:
             self.conn.execute(
                 update(apps)
@@ -145,16 +148,22 @@ class SessionDeriver:
                 updates,
             )
 
-    def _refresh_trees(self, state: LoadedState, recomputed: set[str]) -> None:
-        """Set tree_open_peers / tree_quiet_since_ms of each affected session (self + rooms)."""
+    def _set_trees(self, state: LoadedState, recomputed: set[str]) -> list[Params]:
+        """The breakout-tree columns (self + rooms) of each recomputed session and each
+        recomputed room's parent: set on the rows in ``state``; returned as updates for
+        the parents not in it, where they changed.
+
+        A session's rooms are read from the table, with what the batch holds in memory
+        (newer, or not written yet) in their place.
+        """
         parents = set(recomputed)
         parents |= {
             parent
             for s in recomputed
             if (parent := state.sessions[s].parent_session_id) is not None
         }
-        own: dict[str, tuple[int, int | None]] = {}
-        children: dict[str, list[tuple[int, int | None]]] = {p: [] for p in parents}
+        # session id -> (parent, open peers, quiet since, stored tree columns)
+        family: dict[str, tuple[str | None, int, int | None, tuple[int, int | None] | None]] = {}
         for chunk in chunks(sorted(parents)):
             for row in self.conn.execute(
                 select(
@@ -162,34 +171,50 @@ class SessionDeriver:
                     sessions.c.parent_session_id,
                     sessions.c.open_peers,
                     sessions.c.quiet_since_ms,
+                    sessions.c.tree_open_peers,
+                    sessions.c.tree_quiet_since_ms,
                 )
                 .where(sessions.c.app_pk == self.app_pk)
                 .where(sessions.c.session_id.in_(chunk) | sessions.c.parent_session_id.in_(chunk))
             ):
-                if row.session_id in children:
-                    own[row.session_id] = (row.open_peers, row.quiet_since_ms)
-                if row.parent_session_id in children and row.session_id != row.parent_session_id:
-                    children[row.parent_session_id].append((row.open_peers, row.quiet_since_ms))
-        updates = []
-        for session_id in sorted(own):
-            tree_open, tree_quiet = tree_aggregate(*own[session_id], children[session_id])
-            updates.append(
-                {
-                    "b_session_id": session_id,
-                    "tree_open_peers": tree_open,
-                    "tree_quiet_since_ms": tree_quiet,
-                }
-            )
-        self.update_sessions(updates)
-
-
-# The columns _summarize sets: everything but the key, the facts the events set, and the
-# breakout-tree columns (_refresh_trees).
-_DERIVED = tuple(
-    name
-    for name in fields_of(SessionRow)
-    if name not in ("session_id", "tree_open_peers", "tree_quiet_since_ms", *SESSION_FACTS)
-)
+                family[row.session_id] = (
+                    row.parent_session_id,
+                    row.open_peers,
+                    row.quiet_since_ms,
+                    (row.tree_open_peers, row.tree_quiet_since_ms),
+                )
+        for session_id, row in state.sessions.items():
+            if session_id in parents or row.parent_session_id in parents:
+                stored = family.get(session_id, (None, 0, None, None))[3]
+                family[session_id] = (
+                    row.parent_session_id,
+                    row.open_peers,
+                    row.quiet_since_ms,
+                    stored,
+                )
+        rooms: dict[str, list[tuple[int, int | None]]] = {p: [] for p in parents}
+        for session_id, (parent, open_peers, quiet, _) in family.items():
+            if parent in rooms and parent != session_id:
+                rooms[parent].append((open_peers, quiet))
+        elsewhere: list[Params] = []
+        for session_id in sorted(parents & set(family)):
+            _, open_peers, quiet, stored = family[session_id]
+            tree_open, tree_quiet = tree_aggregate(open_peers, quiet, rooms[session_id])
+            if session_id in recomputed:
+                state.sessions[session_id] = replace(
+                    state.sessions[session_id],
+                    tree_open_peers=tree_open,
+                    tree_quiet_since_ms=tree_quiet,
+                )
+            elif stored != (tree_open, tree_quiet):
+                elsewhere.append(
+                    {
+                        "b_session_id": session_id,
+                        "tree_open_peers": tree_open,
+                        "tree_quiet_since_ms": tree_quiet,
+                    }
+                )
+        return elsewhere
 
 
 def _summarize(row: SessionRow, session_peers: dict[str, PeerRow]) -> SessionRow:
@@ -220,10 +245,6 @@ def _summarize(row: SessionRow, session_peers: dict[str, PeerRow]) -> SessionRow
         ended_ms=summary.ended_ms,
         updated_ms=summary.updated_ms,
     )
-
-
-def _derived_params(row: SessionRow) -> Params:
-    return {"b_session_id": row.session_id, **{c: getattr(row, c) for c in _DERIVED}}
 
 
 def _started_ms(row: SessionRow, session_peers: dict[str, PeerRow]) -> int | None:

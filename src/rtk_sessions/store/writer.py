@@ -17,7 +17,6 @@ from rtk_sessions.store.apps import ensure_app
 from rtk_sessions.store.database import Database, chunks
 from rtk_sessions.store.derive import SessionDeriver
 from rtk_sessions.store.rows import (
-    SESSION_FACTS,
     EventRow,
     MeetingRow,
     PeerRow,
@@ -80,23 +79,12 @@ class AppWriter:
         )
 
     def upsert_meetings(self, rows: list[MeetingRow]) -> None:
-        if rows:
-            self._upsert(meetings, [values_of(row, self.app_pk) for row in rows], ["meeting_id"])
+        values = [values_of(row, self.app_pk) for row in rows]
+        self.db.upsert(self.conn, meetings, values, ["app_pk", "meeting_id"])
 
     def upsert_peers(self, rows: list[PeerRow]) -> None:
-        if rows:
-            self._upsert(peers, [values_of(row, self.app_pk) for row in rows], list(_PEER_KEY))
-
-    def upsert_session_facts(self, rows: list[SessionRow]) -> None:
-        """Insert sessions, or update only the columns their events set (not the derived)."""
-        if not rows:
-            return
-        values = [
-            {"app_pk": self.app_pk, "session_id": row.session_id}
-            | {c: getattr(row, c) for c in SESSION_FACTS}
-            for row in rows
-        ]
-        self._upsert(sessions, values, ["session_id"], update=SESSION_FACTS)
+        values = [values_of(row, self.app_pk) for row in rows]
+        self.db.upsert(self.conn, peers, values, ["app_pk", *_PEER_KEY])
 
     def copy_meeting_to_sessions(self, rows: list[SessionRow]) -> None:
         """Store the meeting title, type and search text of sessions already written."""
@@ -111,18 +99,6 @@ class AppWriter:
                 for row in rows
             ]
         )
-
-    def _upsert(
-        self, table, values: list[dict], key: list[str], update: tuple[str, ...] | None = None
-    ) -> None:
-        statement = self.db.insert(table)
-        index = ["app_pk", *key]
-        columns = update or tuple(c for c in values[0] if c not in index)
-        statement = statement.on_conflict_do_update(
-            index_elements=[table.c[c] for c in index],
-            set_={c: statement.excluded[c] for c in columns},
-        )
-        self.db.executemany(self.conn, statement, values)
 
 
 @contextmanager
