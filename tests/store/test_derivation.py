@@ -223,3 +223,36 @@ def test_an_app_made_by_a_batch_that_rolled_back_is_not_remembered(shared_db: Da
     with shared_db.read() as conn:
         assert find_app(conn, ACCOUNT, app_id) is not None
     assert derived_state(target)["listed"] == 1
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_each_session_is_superseded_by_the_next_start_of_its_meeting(shared_db, data):
+    """A meeting's sessions, their starts moved earlier by late joins, in any order and
+    batching: each top-level session's ``superseded_ms`` is the next start in (start, id)
+    order, worked out here from the events (ties included; rooms never count)."""
+    minutes = data.draw(st.lists(st.integers(0, 12), min_size=2, max_size=9), label="starts")
+    early = data.draw(st.lists(st.integers(0, 12), min_size=len(minutes),
+                               max_size=len(minutes)), label="joins")
+    events: list[dict] = []
+    starts: dict[str, int] = {}
+    for n, (start_min, join_min) in enumerate(zip(minutes, early, strict=True)):
+        sid, start = f"s{n}", T0 + start_min * MIN
+        events.append(started(sid, "m", start))
+        join = T0 + join_min * MIN  # a join before session.started moves the start earlier
+        events += visit(sid, f"{sid}-p", join, join + 30 * SEC)
+        starts[sid] = min(start, join)
+    events.append(started("room", "m", T0, parent="s0"))  # a room of the same meeting
+    stream = data.draw(st.permutations(events), label="order")
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(stream) - 1), max_size=5), label="cuts"))
+    db = fresh_app(shared_db)
+    for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=False):
+        ingest(db, stream[start:end])
+    order = sorted(starts, key=lambda s: (starts[s], s))
+    want = {s: starts[n] for s, n in zip(order, order[1:], strict=False)} | {order[-1]: None}
+    with db.db.read() as conn:
+        got = {r.session_id: r.superseded_ms for r in rows_of(conn, sessions, db)}
+    assert got.pop("room") is None
+    assert got == want

@@ -12,11 +12,13 @@ the derived columns of all of them with ``analytics.lifecycle``:
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from msgspec.structs import replace
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, TextClause, bindparam, select, text, update
 
 from rtk_sessions.analytics.lifecycle import (
     PeerSpan,
@@ -76,11 +78,12 @@ class SessionDeriver:
         ``touched`` carries the batch's facts (merged in memory, not yet written); the
         sessions written here are stored whole, facts, derived and breakout-tree columns.
         """
+        stored_starts = {s: state.sessions[s].started_ms for s in touched}
         for session_id in touched:
             row = state.sessions[session_id]
             started = _started_ms(row, state.peers.get(session_id, {}))
             state.sessions[session_id] = replace(row, started_ms=started)
-        relinked = self._relink_meetings(state, touched)
+        relinked = self._relink_meetings(state, touched, stored_starts)
         recompute = set(touched) | set(relinked)
         self.load(sorted(recompute), state)
         for session_id, superseded in relinked.items():
@@ -104,21 +107,25 @@ class SessionDeriver:
                 .values(listed_sessions=apps.c.listed_sessions + listed_delta)
             )
 
-    def _relink_meetings(self, state: LoadedState, touched: set[str]) -> dict[str, int | None]:
-        """Each top-level session's ``superseded_ms``, for the touched and those that changed."""
-        meeting_ids = sorted(
-            {state.sessions[s].meeting_id for s in touched if state.sessions[s].meeting_id}
-        )
-        chain: dict[str, tuple[str, int | None, str | None, int | None]] = {}
-        for chunk in chunks(meeting_ids):
+    def _relink_meetings(
+        self, state: LoadedState, touched: set[str], stored_starts: dict[str, int | None]
+    ) -> dict[str, int | None]:
+        """Each top-level session's ``superseded_ms``, for the touched and those that changed.
+
+        Of each touched meeting only the part a touched start can affect is read: from
+        the last top-level session before the earliest start that moved (old or new) on.
+        An in-order batch so reads a few rows a meeting, not its whole history.
+        """
+        earliest: dict[str, int] = {}
+        for session_id in touched:
+            row = state.sessions[session_id]
+            starts = [t for t in (row.started_ms, stored_starts.get(session_id)) if t is not None]
+            if row.meeting_id is not None and starts:
+                earliest[row.meeting_id] = min(earliest.get(row.meeting_id, min(starts)), *starts)
+        chain: dict[str, tuple[str | None, int | None, str | None, int | None]] = {}
+        for chunk in chunks(sorted(earliest.items())):
             for row in self.conn.execute(
-                select(
-                    sessions.c.session_id,
-                    sessions.c.meeting_id,
-                    sessions.c.parent_session_id,
-                    sessions.c.started_ms,
-                    sessions.c.superseded_ms,
-                ).where(sessions.c.app_pk == self.app_pk, sessions.c.meeting_id.in_(chunk))
+                _meeting_tails(len(chunk)), _tail_params(self.app_pk, chunk)
             ):
                 chain[row.session_id] = (
                     row.meeting_id,
@@ -252,6 +259,30 @@ def _started_ms(row: SessionRow, session_peers: dict[str, PeerRow]) -> int | Non
     if row.start_event_ms is not None:
         times.append(row.start_event_ms)
     return min(times) if times else None
+
+
+@functools.cache
+def _meeting_tails(meetings: int) -> TextClause:
+    """Sessions of each given meeting (``m{i}``) that start at or after the last top-level
+    start before ``lo{i}`` (or ``lo{i}`` itself): the part of its chain a start at or
+    after ``lo{i}`` can change. Served by the (app, meeting, started) index."""
+    pairs = ", ".join(f"(:m{i}, :lo{i})" for i in range(meetings))
+    return text(
+        f"WITH tails(meeting_id, lo) AS (VALUES {pairs}) "
+        "SELECT s.session_id, s.meeting_id, s.parent_session_id, s.started_ms, s.superseded_ms "
+        "FROM tails JOIN sessions s ON s.app_pk = :app_pk AND s.meeting_id = tails.meeting_id "
+        "WHERE s.started_ms >= COALESCE(("
+        "SELECT max(p.started_ms) FROM sessions p WHERE p.app_pk = :app_pk "
+        "AND p.meeting_id = tails.meeting_id AND p.started_ms < tails.lo "
+        "AND p.parent_session_id IS NULL), tails.lo)"
+    )
+
+
+def _tail_params(app_pk: int, earliest: Sequence[tuple[str, int]]) -> Params:
+    params: Params = {"app_pk": app_pk}
+    for i, (meeting_id, lo) in enumerate(earliest):
+        params[f"m{i}"], params[f"lo{i}"] = meeting_id, lo
+    return params
 
 
 def _successor_starts(
