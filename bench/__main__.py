@@ -32,6 +32,7 @@ def benchmarks(args: argparse.Namespace) -> dict[str, list[str]]:
         + ([] if _postgres() else ["--only", "sqlite"]),
         "ingest_demo": [],
         "request_costs": [],
+        "http_overhead": [],
         "peer_report": ["--requests", "100"],
         "downloads": postgres,
     }

@@ -26,6 +26,7 @@ from pathlib import Path
 import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bare_health import app as bare  # noqa: E402
 from common import report  # noqa: E402
 from scale_out import app_events  # noqa: E402
 
@@ -37,17 +38,6 @@ from rtk_sessions.store.migrate import upgrade  # noqa: E402
 from rtk_sessions.store.tokens import create_token  # noqa: E402
 
 API = "/accounts/bench/realtime/kit/app0"
-
-
-async def bare(scope, receive, send) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [(b"content-type", b"application/json")],
-        }
-    )
-    await send({"type": "http.response.body", "body": b'{"status":"ok","detail":null}'})
 
 
 async def per_request_us(app, path: str, token: str, requests: int) -> float:

@@ -55,3 +55,50 @@ def test_serve_answers_ingest_and_reads(tmp_path, database_url, server):
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_healthz_answered_before_the_framework_is_the_framework_answer(database_url):
+    """serve answers GET /healthz ahead of Litestar (rtk_sessions.asgi): the same status,
+    body and content type as the framework's own route, which the app alone still
+    serves; other methods and paths still reach the framework."""
+    import asyncio
+
+    from rtk_sessions.api.health import liveness_first
+    from rtk_sessions.app import create_app
+    from rtk_sessions.config import Settings
+
+    framework = create_app(Settings(database_url=database_url, jobs_in_serve=False))
+    reached: list[tuple[str, str]] = []
+
+    async def counted(scope, receive, send) -> None:
+        reached.append((scope["method"], scope["path"]))
+        await framework(scope, receive, send)
+
+    fronted = liveness_first(counted)
+
+    async def call(app, method: str, path: str) -> tuple[int, dict, bytes]:
+        sent: list[dict] = []
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+            "query_string": b"", "root_path": "", "headers": [(b"host", b"t")],
+            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {},
+        }
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        headers = {k.decode(): v.decode() for k, v in sent[0]["headers"]}
+        return sent[0]["status"], headers, b"".join(m.get("body", b"") for m in sent[1:])
+
+    for method, path in (("GET", "/healthz"), ("POST", "/healthz"), ("GET", "/nowhere")):
+        ours = asyncio.run(call(fronted, method, path))
+        theirs = asyncio.run(call(framework, method, path))
+        assert ours[0] == theirs[0], (method, path)
+        assert ours[2] == theirs[2], (method, path)
+        assert ours[1]["content-type"] == theirs[1]["content-type"], (method, path)
+    assert reached == [("POST", "/healthz"), ("GET", "/nowhere")]  # GET /healthz did not

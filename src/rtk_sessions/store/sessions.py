@@ -127,11 +127,17 @@ def sessions_page(
 def session_with_rooms(
     db: Database, account_id: str, app_id: str, session_id: str, *, with_rooms: bool
 ) -> SessionsPage:
-    """The one session (raises :class:`Missing`), with its rooms if asked for."""
-    with db.read() as conn:
-        app_pk, session = app_session(conn, account_id, app_id, session_id)
-        rooms = rooms_by_parent(conn, app_pk, [session_id]) if with_rooms else {}
-    return SessionsPage([session], rooms, 1)
+    """The one session (raises :class:`Missing`), with its rooms if asked for: one read."""
+    app_pk = app_key(db, account_id, app_id)
+    rows = []
+    if app_pk is not None:
+        with db.snapshot() as snapshot:
+            params = {"app_pk": app_pk, "session_id": session_id}
+            rows = snapshot.fetch(_one_session(with_rooms), params)
+    found, rooms = _split_page(rows, descending=False)
+    if not found or found[0].started_ms is None:
+        raise Missing(f"session {session_id} not found")
+    return SessionsPage(found, rooms, 1)
 
 
 def app_session(
@@ -265,20 +271,39 @@ def _page_statement(shape: _Shape) -> Prepared:
             .offset(bindparam("offset"))
             .limit(bindparam("limit"))
         )
-    page = page_ids.cte("page")
+    page = select(page_ids.cte("page").c.session_id)
+    return _with_rooms(page, key, descending=shape.descending)
+
+
+def _with_rooms(ids: Any, key: ColumnElement[Any], *, descending: bool) -> Prepared:
+    """The sessions of ``ids`` (a subquery or a list of ids), then their started rooms:
+    rows with ``room`` 0/1 and ``sort_key`` (``key``, a room's start), ordered by room,
+    sort key and id in the given direction (see :func:`_split_page`)."""
     columns = select_rows(SessionRow, sessions).selected_columns
-    listed = select(*columns, literal(0).label("room"), key.label("sort_key")).where(
-        sessions.c.app_pk == bindparam("app_pk"),
-        sessions.c.session_id.in_(select(page.c.session_id)),
+    chosen = select(*columns, literal(0).label("room"), key.label("sort_key")).where(
+        sessions.c.app_pk == bindparam("app_pk"), sessions.c.session_id.in_(ids)
     )
     rooms = select(*columns, literal(1).label("room"), sessions.c.started_ms).where(
-        *_started_rooms(bindparam("app_pk"), select(page.c.session_id))
+        *_started_rooms(bindparam("app_pk"), ids)
     )
-    both = union_all(listed, rooms)
     return Prepared(
-        both.order_by(
+        union_all(chosen, rooms).order_by(
             literal_column("room"),
-            *_directed(shape.descending, literal_column("sort_key"), literal_column("session_id")),
+            *_directed(descending, literal_column("sort_key"), literal_column("session_id")),
+        )
+    )
+
+
+@functools.cache
+def _one_session(with_rooms: bool) -> Prepared:
+    """Session ``session_id`` (and its started rooms), in :func:`_split_page`'s shape."""
+    if with_rooms:
+        return _with_rooms([bindparam("session_id")], sessions.c.started_ms, descending=False)
+    columns = select_rows(SessionRow, sessions).selected_columns
+    return Prepared(
+        select(*columns, literal(0).label("room")).where(
+            sessions.c.app_pk == bindparam("app_pk"),
+            sessions.c.session_id == bindparam("session_id"),
         )
     )
 
