@@ -34,6 +34,7 @@ def benchmarks(args: argparse.Namespace) -> dict[str, list[str]]:
         "request_costs": [],
         "http_overhead": [],
         "peer_report": ["--requests", "100"],
+        "participants": ["--requests", "200"],
         "downloads": postgres,
     }
 

@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     geoip: Literal["asn", "country", "off"] = Field(
         "asn",
         description="Offline IP lookup for participant details: country and network owner "
-        "(~105 MiB once loaded), country only (~45 MiB), or off.",
+        "(~60 MiB once loaded), country only (~36 MiB), or off.",
     )
     geoip_mmdb: str = Field(
         "",

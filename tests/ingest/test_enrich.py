@@ -576,3 +576,49 @@ def test_mmdb_reader_is_not_imported_eagerly() -> None:
         assert "maxminddb" not in sys.modules, "maxminddb imported without a .mmdb file"
         """
     )
+
+
+def test_compacted_ip_data_answers_exactly_as_geoip2fast_s_own_lists() -> None:
+    """The packed chunks (api: enrich.compact_geo_data) give the same lookup as the lists
+    geoip2fast loaded: random IPv4 and IPv6 addresses and every network's first address
+    and the one before it; and they take far less memory."""
+    out = _run_isolated(
+        """
+        import os, random
+        import rtk_sessions.ingest.enrich as enrich
+        enrich._load_geo_db()  # imports geoip2fast without its side effects
+        import geoip2fast, geoip2fast.geoip2fast as g2f
+
+        def rss_kb():
+            return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0])
+
+        path = os.path.join(os.path.dirname(geoip2fast.__file__), enrich.GEO_DATA_FILES["asn"])
+        db = g2f.GeoIP2Fast(verbose=False, geoip2fast_data_file=path)  # lists again
+        rng = random.Random(7)
+        ips = [db._int2ip(rng.randrange(1 << 32)) for _ in range(4000)]
+        ips += [db._int2ip((0x2 << 125) + rng.randrange(1 << 125)) for _ in range(4000)]
+        for chunks in (g2f.mainListFirstIP, g2f.mainListFirstIPASN):
+            for chunk in chunks[:: max(1, len(chunks) // 40)]:
+                for start in chunk[:: max(1, len(chunk) // 25)]:
+                    ips += [db._int2ip(start), db._int2ip(max(0, start - 1))]
+
+        def answers():
+            return [
+                {k: v for k, v in db.lookup(ip).to_dict().items() if k != "elapsed_time"}
+                for ip in ips
+            ]
+
+        import gc
+        gc.collect()
+        before_kb = rss_kb()
+        want = answers()
+        enrich.compact_geo_data(g2f)
+        gc.collect()
+        assert answers() == want
+        assert any(a["asn_name"] for a in want) and any(":" in a["ip"] for a in want)
+        print(len(ips), before_kb - rss_kb())
+        """
+    )
+    checked, freed_kb = map(int, out.split())
+    assert checked > 9_000
+    assert freed_kb > 40 * 1024  # at least 40 MiB of the ~105 given back

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from rtk_sessions.ingest.pipeline import ingest_items
 from rtk_sessions.store.database import Database
-from tests.factories import SEC, T0, started, visit
+from tests.factories import SEC, T0, ended, started, visit
 
 PEER_EVENTS_QUERY = (
     "EXPLAIN QUERY PLAN SELECT type, payload FROM events WHERE app_pk = 1 AND peer_id = 'p7' "
@@ -39,6 +39,15 @@ def peer_events(count: int) -> list[bytes]:
     ]
 
 
+def session_events(count: int) -> list[bytes]:
+    """Events about sessions only (no peer): their peer is NULL."""
+    return [
+        msgspec.json.encode(e)
+        for n in range(count // 2)
+        for e in (started(f"s{n}", f"m{n}", T0 + n * SEC), ended(f"s{n}", T0 + n * SEC + SEC))
+    ]
+
+
 def plan(db: Database) -> str:
     with db.read() as conn:
         return " ".join(str(row[-1]) for row in conn.execute(text(PEER_EVENTS_QUERY)))
@@ -55,6 +64,17 @@ def test_statistics_appear_after_enough_events_and_steer_the_plan(sqlite_db: Dat
     with database.read() as conn:
         assert conn.execute(text("SELECT count(*) FROM sqlite_stat1")).scalar() > 0
     assert "ix_events_app_pk_peer_id_type_ts_ms" in plan(database)
+
+
+def test_a_peer_s_events_stay_an_index_seek_among_many_events_without_a_peer(
+    sqlite_db: Database,
+):
+    """Thousands of session events (no peer) beside a few peers' events: the sampled
+    statistics must still find the per-peer index selective (it holds no NULLs)."""
+    ingest_items(sqlite_db, "acc", "app", session_events(4_000), T0)
+    ingest_items(sqlite_db, "acc", "app", peer_events(400), T0)
+    sqlite_db.refresh_statistics()
+    assert "ix_events_app_pk_peer_id_type_ts_ms" in plan(sqlite_db)
 
 
 def test_no_statistics_refresh_more_than_once_a_minute(sqlite_db: Database):

@@ -129,15 +129,23 @@ def session_with_rooms(
 ) -> SessionsPage:
     """The one session (raises :class:`Missing`), with its rooms if asked for: one read."""
     app_pk = app_key(db, account_id, app_id)
-    rows = []
-    if app_pk is not None:
-        with db.snapshot() as snapshot:
-            params = {"app_pk": app_pk, "session_id": session_id}
-            rows = snapshot.fetch(_one_session(with_rooms), params)
+    if app_pk is None:
+        raise Missing(f"session {session_id} not found")
+    with db.snapshot() as snapshot:
+        session, rooms = read_session(snapshot, app_pk, session_id, with_rooms=with_rooms)
+    return SessionsPage([session], {session_id: rooms} if rooms else {}, 1)
+
+
+def read_session(
+    snapshot: Snapshot, app_pk: int, session_id: str, *, with_rooms: bool
+) -> tuple[SessionRow, list[SessionRow]]:
+    """The started session and (if asked for) its started rooms in start order, in one
+    statement of ``snapshot``; else :class:`Missing`."""
+    rows = snapshot.fetch(_one_session(with_rooms), {"app_pk": app_pk, "session_id": session_id})
     found, rooms = _split_page(rows, descending=False)
     if not found or found[0].started_ms is None:
         raise Missing(f"session {session_id} not found")
-    return SessionsPage(found, rooms, 1)
+    return found[0], rooms.get(session_id, [])
 
 
 def app_session(
@@ -376,22 +384,6 @@ def _total(snapshot: Snapshot, shape: _Shape, params: dict[str, Any]) -> int:
         return total
     live = snapshot.fetch(_count_statement(_LIVE_ONLY), params)[0][0]
     return live if shape.status == "LIVE" else total - live
-
-
-def rooms_by_parent(conn: Connection, app_pk: int, parent_session_ids: list[str]) -> RoomsByParent:
-    """Started child sessions of the given parents, by parent, in start order."""
-    rooms: dict[str, list[SessionRow]] = {}
-    if not parent_session_ids:
-        return rooms
-    rows = conn.execute(
-        select_rows(SessionRow, sessions)
-        .where(*_started_rooms(app_pk, parent_session_ids))
-        .order_by(sessions.c.started_ms, sessions.c.session_id)
-    )
-    for row in rows:
-        room = row_of(SessionRow, row)
-        rooms.setdefault(room.parent_session_id, []).append(room)  # type: ignore[arg-type]
-    return rooms
 
 
 def _started_rooms(app_pk: Any, parents: Any) -> tuple[ColumnElement[bool], ...]:

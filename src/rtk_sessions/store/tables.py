@@ -68,7 +68,18 @@ events = Table(
     Column("payload", Text, nullable=False),  # the event as received, JSON
     Column("received_ms", Ms, nullable=False),
     Index(None, "app_pk", "session_id", "type", "ts_ms"),
-    Index(None, "app_pk", "peer_id", "type", "ts_ms", "received_ms"),
+    # events about a peer only: session events (no peer) would sort first as NULLs and
+    # mislead SQLite's sampled statistics (migration 0008)
+    Index(
+        "ix_events_app_pk_peer_id_type_ts_ms_received_ms",
+        "app_pk",
+        "peer_id",
+        "type",
+        "ts_ms",
+        "received_ms",
+        sqlite_where=text("peer_id IS NOT NULL"),
+        postgresql_where=text("peer_id IS NOT NULL"),
+    ),
     sqlite_with_rowid=False,
 )
 
