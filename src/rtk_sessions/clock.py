@@ -17,8 +17,13 @@ def system_clock() -> int:
 
 def iso_ms(ms: int | None) -> str | None:
     """``2023-02-01T10:51:08.039Z`` (UTC, milliseconds), or None."""
-    if ms is None:
-        return None
+    return None if ms is None else _iso(ms)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _iso(ms: int) -> str:
+    # A list page formats three instants per row, the same rows at every request:
+    # repeated instants are kept whole, others reuse the calendar part of their minute.
     minutes, within = divmod(ms, 60_000)
     seconds, millis = divmod(within, 1000)
     return f"{_minute_prefix(minutes)}{seconds:02d}.{millis:03d}Z"
@@ -26,8 +31,6 @@ def iso_ms(ms: int | None) -> str | None:
 
 @functools.lru_cache(maxsize=8192)
 def _minute_prefix(minutes: int) -> str:
-    # A list page formats three times per row, and the same rows again at each request:
-    # the calendar part (strftime, in C) is kept per minute, half the cost of a call.
     return time.strftime("%Y-%m-%dT%H:%M:", time.gmtime(minutes * 60))
 
 
