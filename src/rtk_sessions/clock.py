@@ -20,7 +20,7 @@ def iso_ms(ms: int | None) -> str | None:
     return None if ms is None else _iso(ms)
 
 
-@functools.lru_cache(maxsize=16_384)
+@functools.lru_cache(maxsize=4096)
 def _iso(ms: int) -> str:
     # A list page formats three instants per row, the same rows at every request:
     # repeated instants are kept whole, others reuse the calendar part of their minute.

@@ -77,14 +77,23 @@ def test_a_peer_s_events_stay_an_index_seek_among_many_events_without_a_peer(
     assert "ix_events_app_pk_peer_id_type_ts_ms" in plan(sqlite_db)
 
 
-def test_no_statistics_refresh_more_than_once_a_minute(sqlite_db: Database):
+def test_statistics_refresh_when_the_data_doubles_not_at_every_batch(sqlite_db: Database):
+    """After a refresh at 1,200 events, fewer than 1,200 more (within the minute) do not
+    refresh again; reaching twice the data does."""
     database = sqlite_db
-    ingest_items(database, "acc", "app", peer_events(1_200), T0)
+
+    def stats_rows() -> int:
+        with database.read() as conn:
+            return conn.execute(text("SELECT count(*) FROM sqlite_stat1")).scalar()
+
+    events = peer_events(2_500)
+    ingest_items(database, "acc", "app", events[:1_200], T0)
     with database.write() as conn:
         conn.execute(text("DELETE FROM sqlite_stat1"))
-    ingest_items(database, "acc", "app", peer_events(3_000)[1_200:], T0)
-    with database.read() as conn:
-        assert conn.execute(text("SELECT count(*) FROM sqlite_stat1")).scalar() == 0
+    ingest_items(database, "acc", "app", events[1_200:2_300], T0)  # 1,100 more: < 1,200
+    assert stats_rows() == 0
+    ingest_items(database, "acc", "app", events[2_300:], T0)  # 1,300 more: doubled
+    assert stats_rows() > 0
 
 
 def test_postgresql_learns_the_size_of_a_bulk_load(database: Database):

@@ -108,18 +108,18 @@ def sessions_page(
 ) -> SessionsPage:
     """One page of the app's top-level sessions with their rooms (an unknown app has none).
 
-    Two reads in one snapshot: the page with its rooms, and the total. Both are
-    :class:`Prepared` per shape of query (filters present, status, sort), every value
-    bound, so a request builds no SQL.
+    One statement gives the page, its rooms and the total (a single statement is its
+    own consistent snapshot, so no transaction is opened); it is :class:`Prepared` per
+    shape of query (filters present, status, sort), every value bound, so a request
+    builds no SQL. Only a page past the end reads the total on its own.
     """
     app_pk = app_key(db, account_id, app_id)
     if app_pk is None:
         return SessionsPage([], {}, 0)
     shape = _shape_of(query, sqlite=db.is_sqlite)
     params = _params_of(query, app_pk, now_ms, grace_ms)
-    with db.snapshot() as snapshot:
-        rows = snapshot.fetch(_page_statement(shape), params)
-        total = _total(snapshot, shape, params)
+    rows = db.fetch(_page_statement(shape), params)
+    total = rows[0][_TOTAL_COLUMN] if rows else db.fetch(_total_statement(shape), params)[0][0]
     found, rooms = _split_page(rows, descending=query.descending)
     return SessionsPage(found, rooms, total)
 
@@ -131,17 +131,16 @@ def session_with_rooms(
     app_pk = app_key(db, account_id, app_id)
     if app_pk is None:
         raise Missing(f"session {session_id} not found")
-    with db.snapshot() as snapshot:
-        session, rooms = read_session(snapshot, app_pk, session_id, with_rooms=with_rooms)
+    session, rooms = read_session(db, app_pk, session_id, with_rooms=with_rooms)
     return SessionsPage([session], {session_id: rooms} if rooms else {}, 1)
 
 
 def read_session(
-    snapshot: Snapshot, app_pk: int, session_id: str, *, with_rooms: bool
+    reader: Database | Snapshot, app_pk: int, session_id: str, *, with_rooms: bool
 ) -> tuple[SessionRow, list[SessionRow]]:
     """The started session and (if asked for) its started rooms in start order, in one
-    statement of ``snapshot``; else :class:`Missing`."""
-    rows = snapshot.fetch(_one_session(with_rooms), {"app_pk": app_pk, "session_id": session_id})
+    statement (on its own, or in a snapshot); else :class:`Missing`."""
+    rows = reader.fetch(_one_session(with_rooms), {"app_pk": app_pk, "session_id": session_id})
     found, rooms = _split_page(rows, descending=False)
     if not found or found[0].started_ms is None:
         raise Missing(f"session {session_id} not found")
@@ -280,20 +279,26 @@ def _page_statement(shape: _Shape) -> Prepared:
             .limit(bindparam("limit"))
         )
     page = select(page_ids.cte("page").c.session_id)
-    return _with_rooms(page, key, descending=shape.descending)
+    return _with_rooms(page, key, descending=shape.descending, total=_total_expression(shape))
 
 
-def _with_rooms(ids: Any, key: ColumnElement[Any], *, descending: bool) -> Prepared:
+def _with_rooms(
+    ids: Any, key: ColumnElement[Any], *, descending: bool, total: Any = None
+) -> Prepared:
     """The sessions of ``ids`` (a subquery or a list of ids), then their started rooms:
-    rows with ``room`` 0/1 and ``sort_key`` (``key``, a room's start), ordered by room,
-    sort key and id in the given direction (see :func:`_split_page`)."""
+    rows with ``room`` 0/1, ``sort_key`` (``key``, a room's start) and ``total`` (the
+    given expression, on the sessions' rows), ordered by room, sort key and id in the
+    given direction (see :func:`_split_page`)."""
     columns = select_rows(SessionRow, sessions).selected_columns
-    chosen = select(*columns, literal(0).label("room"), key.label("sort_key")).where(
-        sessions.c.app_pk == bindparam("app_pk"), sessions.c.session_id.in_(ids)
-    )
-    rooms = select(*columns, literal(1).label("room"), sessions.c.started_ms).where(
-        *_started_rooms(bindparam("app_pk"), ids)
-    )
+    chosen = select(
+        *columns,
+        literal(0).label("room"),
+        key.label("sort_key"),
+        literal_column("NULL") if total is None else total.label("total"),
+    ).where(sessions.c.app_pk == bindparam("app_pk"), sessions.c.session_id.in_(ids))
+    rooms = select(
+        *columns, literal(1).label("room"), sessions.c.started_ms, literal_column("NULL")
+    ).where(*_started_rooms(bindparam("app_pk"), ids))
     return Prepared(
         union_all(chosen, rooms).order_by(
             literal_column("room"),
@@ -362,28 +367,29 @@ def _directed(descending: bool, *columns):
     return [c.desc() if descending else c.asc() for c in columns]
 
 
-_KEPT_TOTAL = Prepared(select(apps.c.listed_sessions).where(apps.c.app_pk == bindparam("app_pk")))
-
-
 _LIVE_ONLY = _Shape("createdAt", True, frozenset(), "LIVE", search=False, trigram=False)
+_TOTAL_COLUMN = _ROW_COLUMNS + 2  # after room and sort_key (see _with_rooms)
+
+
+def _total_expression(shape: _Shape) -> Any:
+    """How many sessions match: the kept total, or a count of the few live sessions (ENDED
+    is the rest), or, for other filters, a count. Uncorrelated: evaluated once."""
+
+    def count(of: _Shape) -> Any:
+        return select(func.count()).select_from(sessions).where(*_conditions(of))
+
+    if shape.filters or shape.search:
+        return count(shape).scalar_subquery()
+    kept = select(apps.c.listed_sessions).where(apps.c.app_pk == bindparam("app_pk"))
+    if shape.status is None:
+        return kept.scalar_subquery()
+    live = count(_LIVE_ONLY).scalar_subquery()
+    return live if shape.status == "LIVE" else kept.scalar_subquery() - live
 
 
 @functools.cache
-def _count_statement(shape: _Shape) -> Prepared:
-    return Prepared(select(func.count()).select_from(sessions).where(*_conditions(shape)))
-
-
-def _total(snapshot: Snapshot, shape: _Shape, params: dict[str, Any]) -> int:
-    """How many sessions match: the kept total, or a count of the few live sessions (ENDED
-    is the rest), or, for other filters, a count."""
-    if shape.filters or shape.search:
-        return snapshot.fetch(_count_statement(shape), params)[0][0]
-    kept = snapshot.fetch(_KEPT_TOTAL, params)
-    total = kept[0][0] if kept else 0
-    if shape.status is None:
-        return total
-    live = snapshot.fetch(_count_statement(_LIVE_ONLY), params)[0][0]
-    return live if shape.status == "LIVE" else total - live
+def _total_statement(shape: _Shape) -> Prepared:
+    return Prepared(select(_total_expression(shape)))
 
 
 def _started_rooms(app_pk: Any, parents: Any) -> tuple[ColumnElement[bool], ...]:
