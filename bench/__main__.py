@@ -2,6 +2,7 @@
 
     RTK_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/test .venv/bin/python -m bench \\
         [--sessions 100000] [--seconds 10] [--only scale_out,downloads,...]
+        [--at-scale sqlite:////tmp/m.db   # an app loaded by bench/generate.py --load]
 
 Each benchmark is a script in this folder that measures its figures beside a ceiling
 in the same run and prints ``RESULT {...}`` lines (``common.report``); this runner
@@ -105,8 +106,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--only", default="", help="comma-separated benchmark names")
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument(
+        "--at-scale",
+        metavar="DATABASE_URL",
+        help="also measure the list of an app loaded by generate.py --load (list_at_scale)",
+    )
     args = parser.parse_args()
     chosen = benchmarks(args)
+    if args.at_scale:
+        chosen["list_at_scale"] = ["--database", args.at_scale]
     if args.only:
         chosen = {k: v for k, v in chosen.items() if k in args.only.split(",")}
     rows, sections = [], []
