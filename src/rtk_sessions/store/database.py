@@ -325,7 +325,10 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
+        # 16 MiB of pages per connection: the OS caches the file anyway, and with 64 MiB
+        # each of a worker's connections grew to hold it (250-270 MB of RSS after the
+        # list runs at 1,000,000 sessions; 172 MB with 16, no query slower)
+        cursor.execute("PRAGMA cache_size=-16384")
         cursor.close()
 
     @event.listens_for(engine, "begin")
