@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Integer, bindparam, create_engine, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -176,11 +176,9 @@ class Database:
         if not rows:
             return
         # column_keys: an INSERT or UPDATE without .values() sets the rows' keys only
-        sql, names, fixed = _driver_form(
-            statement.compile(dialect=conn.dialect, column_keys=list(rows[0]))
-        )
-        bind = _binder(names, fixed)
-        conn.exec_driver_sql(sql, [bind(row) for row in rows])
+        form = _driver_form(statement.compile(dialect=conn.dialect, column_keys=list(rows[0])))
+        bind = _binder(form.names, form.fixed)
+        conn.exec_driver_sql(form.sql, [bind(row) for row in rows])
 
     def insert(self, table: Any) -> Any:
         """An INSERT that supports ``on_conflict_do_*`` on this dialect."""
@@ -242,24 +240,48 @@ class Snapshot:
 
     def fetch(self, statement: Prepared, params: dict[str, Any]) -> list[Any]:
         """The rows of a :class:`Prepared` read, as the driver returns them (tuples)."""
-        sql, names, fixed = statement.compiled_for(self.dialect)
+        form = statement.compiled_for(self.dialect)
         cursor = self.driver.cursor()
         try:
-            cursor.execute(sql, _binder(names, fixed)(params))
+            cursor.execute(form.sql_for(params), _binder(form.names, form.fixed)(params))
             return cursor.fetchall()
         finally:
             cursor.close()
 
 
-DriverForm = tuple[str, tuple[str, ...] | None, dict[str, Any]]
+class DriverForm(NamedTuple):
+    """What the driver needs to run a compiled statement."""
+
+    sql: str
+    names: tuple[str, ...] | None  # parameter names in order, for a positional driver
+    fixed: dict[str, Any]  # values the statement itself binds, e.g. a literal app key
+    inline: tuple[str, ...]  # integers written into the SQL text (see :func:`paging`)
+
+    def sql_for(self, params: dict[str, Any]) -> str:
+        sql = self.sql
+        for name in self.inline:
+            sql = sql.replace(f"__[POSTCOMPILE_{name}]", str(int(params[name])))
+        return sql
+
+
+def paging(name: str) -> Any:
+    """A LIMIT or OFFSET value written into the SQL as an integer, not bound.
+
+    PostgreSQL plans a prepared statement (psycopg prepares one after 5 runs) once
+    for any LIMIT: a generic plan guessing at a bound LIMIT read the whole app's
+    sessions for page 1 (0.57 ms; 0.16 ms with the number in the text). SQLite
+    caches one statement per distinct text, so page 1 stays prepared there too.
+    """
+    return bindparam(name, type_=Integer, literal_execute=True)
 
 
 def _driver_form(compiled: Any) -> DriverForm:
-    """(SQL, parameter names in order for a positional driver, values the statement
-    itself binds, e.g. a literal app key): what the driver needs to run it."""
-    names = tuple(compiled.positiontup) if compiled.positional else None
-    fixed = {k: v for k, v in compiled.params.items() if v is not None}
-    return compiled.string, names, fixed
+    inline = tuple(sorted(b.key for b in compiled.literal_execute_params))
+    names = compiled.positiontup if compiled.positional else None
+    if names is not None:
+        names = tuple(n for n in names if n not in inline)
+    fixed = {k: v for k, v in compiled.params.items() if v is not None and k not in inline}
+    return DriverForm(compiled.string, names, fixed, inline)
 
 
 def _binder(names: tuple[str, ...] | None, fixed: dict[str, Any]) -> Callable[[dict], Any]:
@@ -293,13 +315,9 @@ def _normalize_url(url: str) -> str:
 
 def _create_engine(url: str, *, pool_size: int, max_overflow: int, echo: bool) -> Engine:
     if not url.startswith("sqlite"):
-        return create_engine(
-            url,
-            echo=echo,
-            pool_pre_ping=True,  # a replica survives a database restart
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-        )
+        engine = create_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow)
+        _ping_after_idle(engine)
+        return engine
     database = make_url(url).database
     in_memory = database in (None, "", ":memory:")
     if not in_memory:
@@ -312,6 +330,38 @@ def _create_engine(url: str, *, pool_size: int, max_overflow: int, echo: bool) -
     )
     _install_sqlite_pragmas(engine)
     return engine
+
+
+PING_AFTER_IDLE_S = 5.0
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only when it sat idle a while.
+
+    A replica must survive a database restart, but SQLAlchemy's ``pool_pre_ping``
+    costs a round trip on every checkout (a third of page 1's time on PostgreSQL
+    under load). A connection in steady use is known alive; one idle for
+    ``PING_AFTER_IDLE_S`` is pinged, and a dead one is replaced before the request
+    sees it. A connection that dies mid-request is invalidated by SQLAlchemy's own
+    disconnect handling, so the next checkout reconnects.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return
+        try:
+            dbapi_connection.execute("SELECT 1")
+            if dbapi_connection.info.transaction_status != 0:  # psycopg: IDLE is 0
+                dbapi_connection.rollback()
+        except Exception as gone:
+            # the pool replaces the connection and checks out a fresh one
+            raise exc.DisconnectionError(str(gone)) from gone
 
 
 def _install_sqlite_pragmas(engine: Engine) -> None:

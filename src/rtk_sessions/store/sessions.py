@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 
 from rtk_sessions.store.apps import Missing, app_key, find_app
-from rtk_sessions.store.database import Database, Prepared, Snapshot
+from rtk_sessions.store.database import Database, Prepared, Snapshot, paging
 from rtk_sessions.store.rows import SessionRow, fields_of, first_row, row_of, select_rows
 from rtk_sessions.store.tables import apps, sessions
 
@@ -275,8 +275,8 @@ def _page_statement(shape: _Shape) -> Prepared:
             select(sessions.c.session_id)
             .where(*conditions)
             .order_by(*_directed(shape.descending, key, sessions.c.session_id))
-            .offset(bindparam("offset"))
-            .limit(bindparam("limit"))
+            .offset(paging("offset"))
+            .limit(paging("limit"))
         )
     page = select(page_ids.cte("page").c.session_id)
     return _with_rooms(page, key, descending=shape.descending, total=_total_expression(shape))
@@ -348,7 +348,7 @@ def _by_minutes(conditions: list, descending: bool, now: Any):
         select(sessions.c.session_id, minutes)
         .where(*conditions, sessions.c.open_peers == 0)
         .order_by(*_directed(descending, sessions.c.closed_peer_ms, sessions.c.session_id))
-        .limit(bindparam("wanted"))
+        .limit(paging("wanted"))
         .subquery()
     )
     growing = select(sessions.c.session_id, minutes_ms_expression(now).label("minutes")).where(
@@ -358,8 +358,8 @@ def _by_minutes(conditions: list, descending: bool, now: Any):
     return (
         select(both.c.session_id)
         .order_by(*_directed(descending, both.c.minutes, both.c.session_id))
-        .offset(bindparam("offset"))
-        .limit(bindparam("limit"))
+        .offset(paging("offset"))
+        .limit(paging("limit"))
     )
 
 
