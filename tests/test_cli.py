@@ -122,3 +122,67 @@ def test_demo_loads_through_the_pipeline_prints_a_working_token_and_is_rerunnabl
     assert grant.scopes == {"read", "ingest"}
     again = run(env, "demo", "--no-serve")
     assert "already loaded" in again.stderr
+
+
+def test_webhook_key_set_list_replace_and_remove(env, tmp_path):
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+
+    from rtk_sessions.store.webhook_keys import webhook_key
+    from tests.rtk_webhooks import private_key, public_pem
+
+    def der_sha256(name: str) -> str:
+        der = private_key(name).public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return hashlib.sha256(der).hexdigest()
+
+    first, second = tmp_path / "rtk.pem", tmp_path / "rotated.pem"
+    first.write_text(public_pem("cli-1"))
+    second.write_text(public_pem("cli-2"))
+    set_out = run(env, "webhook-key", "set", "--account", "acc", "--app", "a1", str(first))
+    assert "/webhooks/rtk/accounts/acc/apps/a1" in set_out.stderr  # the URL to register
+    run(env, "webhook-key", "set", "--account", "acc", "--app", "a2", str(first))
+    run(env, "webhook-key", "set", "--account", "other", "--app", "a1", str(first))
+    run(env, "webhook-key", "set", "--account", "acc", "--app", "a1", str(second))  # replaces
+
+    listed = run(env, "webhook-key", "list", "--account", "acc").stdout
+    assert der_sha256("cli-2") in listed and "a2" in listed and "other" not in listed
+    assert "BEGIN PUBLIC KEY" not in listed
+    db = Database(env["RTK_DATABASE_URL"])
+    try:
+        stored = webhook_key(db, "acc", "a1")
+        assert stored is not None and stored.public_key_pem.strip() == public_pem("cli-2").strip()
+        assert stored.fingerprint == der_sha256("cli-2")
+
+        run(env, "webhook-key", "remove", "--account", "acc", "--app", "a1")
+        assert webhook_key(db, "acc", "a1") is None
+        assert webhook_key(db, "acc", "a2") is not None
+    finally:
+        db.dispose()
+    again = run(env, "webhook-key", "remove", "--account", "acc", "--app", "a1", check=False)
+    assert again.returncode == 1 and "no webhook key" in again.stderr
+
+
+def test_webhook_key_set_refuses_what_is_not_an_rsa_public_key(env, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+
+    from tests.rtk_webhooks import private_key
+
+    private = tmp_path / "private.pem"
+    private.write_bytes(
+        private_key("cli-3").private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("hello")
+    for path in (private, garbage):
+        result = run(env, "webhook-key", "set", "--account", "a", "--app", "b", str(path),
+                     check=False)
+        assert result.returncode == 2 and "not a PEM public key" in result.stderr
+    listed = run(env, "webhook-key", "list").stdout
+    assert " b " not in listed and "│ b" not in listed

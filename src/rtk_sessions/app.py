@@ -21,6 +21,7 @@ from rtk_sessions.api.participants import ParticipantsController
 from rtk_sessions.api.peer_report import PeerReportController
 from rtk_sessions.api.quality_cache import QualityCache
 from rtk_sessions.api.sessions import SessionsController
+from rtk_sessions.api.webhooks import WebhooksController
 from rtk_sessions.clock import Clock, system_clock
 from rtk_sessions.config import Settings
 from rtk_sessions.exports.links import Downloads
@@ -106,7 +107,13 @@ def create_app(
     )
     jobs = _JobThread(db, settings, clock)
     app = Litestar(
-        route_handlers=[HealthController, DownloadController, openapi_json, *_data_routers()],
+        route_handlers=[
+            HealthController,
+            DownloadController,
+            WebhooksController,  # signed by RealtimeKit, no token
+            openapi_json,
+            *_data_routers(),
+        ],
         dependencies={"ctx": Provide(provide_context)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(

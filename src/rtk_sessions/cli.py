@@ -1,4 +1,4 @@
-"""The ``rtk-sessions`` command: serve, migrate, token, ingest, demo."""
+"""The ``rtk-sessions`` command: serve, migrate, token, webhook-key, ingest, demo."""
 
 from __future__ import annotations
 
@@ -30,6 +30,11 @@ app = typer.Typer(
 )
 token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+webhook_key_app = typer.Typer(
+    help="Set, list and remove the public keys that verify RealtimeKit webhook deliveries.",
+    no_args_is_help=True,
+)
+app.add_typer(webhook_key_app, name="webhook-key")
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 INGEST_CHUNK = 5_000
@@ -208,10 +213,7 @@ def token_list(
             iso_ms(g.created_ms),
             iso_ms(g.revoked_ms) or "",
         )
-    console = Console()
-    if not console.is_terminal:  # piped: do not squeeze ids to the default 80 columns
-        console = Console(width=200)
-    console.print(table)
+    _table_console().print(table)
 
 
 @token_app.command("revoke")
@@ -228,6 +230,73 @@ def token_revoke(
         err.print(f"[red]no active token with id {token_id}[/red]")
         raise typer.Exit(1)
     err.print(f"token {token_id} revoked")
+
+
+def _table_console() -> Console:
+    console = Console()
+    return console if console.is_terminal else Console(width=200)  # piped: do not squeeze
+
+
+@webhook_key_app.command("set")
+def webhook_key_set(
+    pem_file: Annotated[
+        Path,
+        typer.Argument(
+            help="RealtimeKit's public key (PEM), saved from its /.well-known/webhooks.json.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
+    account: Annotated[str, typer.Option(help="Account id in the webhook URL.")],
+    app_id: Annotated[str, typer.Option("--app", help="App id in the webhook URL.")],
+) -> None:
+    """Verify this app's webhook deliveries with the key in PEM_FILE (replaces any earlier one)."""
+    from rtk_sessions.ingest.webhooks import fingerprint, load_public_key
+    from rtk_sessions.store.webhook_keys import WebhookKeyRow, set_webhook_key
+
+    pem = pem_file.read_text(encoding="utf-8", errors="replace").strip() + "\n"
+    try:
+        key = load_public_key(pem)
+    except ValueError as exc:
+        err.print(f"[red]{pem_file}: {exc}[/red]")
+        raise typer.Exit(2) from None
+    row = WebhookKeyRow(account, app_id, pem, fingerprint(key), system_clock())
+    set_webhook_key(_database(_settings()), row)
+    err.print(
+        f"webhook key for {account}/{app_id} set (RSA {key.key_size} bits, "
+        f"sha256 {row.fingerprint[:16]}...). Register this URL with RealtimeKit: "
+        f"https://<your host>/webhooks/rtk/accounts/{account}/apps/{app_id}"
+    )
+
+
+@webhook_key_app.command("list")
+def webhook_key_list(
+    account: Annotated[str | None, typer.Option(help="Only this account's keys.")] = None,
+) -> None:
+    """List the apps that have a webhook key, with each key's SHA-256 fingerprint."""
+    from rich.table import Table
+
+    from rtk_sessions.store.webhook_keys import webhook_keys_of
+
+    table = Table("account", "app", "key sha256", "set")
+    for key in webhook_keys_of(_database(_settings()), account):
+        table.add_row(key.account_id, key.app_id, key.fingerprint, iso_ms(key.updated_ms))
+    _table_console().print(table)
+
+
+@webhook_key_app.command("remove")
+def webhook_key_remove(
+    account: Annotated[str, typer.Option(help="Account id.")],
+    app_id: Annotated[str, typer.Option("--app", help="App id.")],
+) -> None:
+    """Remove the app's webhook key: its deliveries get 401 from then on."""
+    from rtk_sessions.store.webhook_keys import remove_webhook_key
+
+    if not remove_webhook_key(_database(_settings()), account, app_id):
+        err.print(f"[red]no webhook key set for {account}/{app_id}[/red]")
+        raise typer.Exit(1)
+    err.print(f"webhook key for {account}/{app_id} removed")
 
 
 @app.command()

@@ -47,6 +47,13 @@ class Settings(BaseSettings):
         description="PostgreSQL: extra connections a process may open under load, closed "
         "again when idle.",
     )
+    db_busy_timeout_ms: int = Field(
+        30_000,
+        ge=100,
+        le=600_000,
+        description="How long a request waits for a database lock (SQLite's busy timeout, "
+        "PostgreSQL's lock_timeout) before it is answered 503 with nothing written.",
+    )
     host: str = Field("127.0.0.1", description="Address `serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
     server: Literal["granian", "uvicorn"] = Field(
@@ -79,6 +86,27 @@ class Settings(BaseSettings):
         10 * 1024 * 1024,
         ge=1024,
         description="Largest ingest body in bytes, before and after gunzip (else 413).",
+    )
+    webhook_max_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Largest RealtimeKit webhook delivery in bytes (else 413).",
+    )
+    webhooks_allow_unsigned: bool = Field(
+        False,
+        description="UNSAFE, for local testing only: accept webhook deliveries without a "
+        "valid rtk-signature when no key is configured for the app (anyone who can "
+        "reach the server can then write that app's sessions).",
+    )
+    webhooks_fetch_files: bool = Field(
+        False,
+        description="Fetch the chat and transcript files (and summary) a webhook delivery "
+        "links to, in a job, and ingest them; off: the links are only recorded.",
+    )
+    webhook_file_max_bytes: int = Field(
+        100 * 1024 * 1024,
+        ge=1024,
+        description="Largest file fetched from a webhook delivery's link (else the job fails).",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level of the server."

@@ -12,7 +12,7 @@ import httpx
 
 from rtk_sessions.app import create_app
 from rtk_sessions.config import Settings
-from rtk_sessions.store.database import Database
+from rtk_sessions.store.database import database_for
 from rtk_sessions.store.migrate import upgrade
 from tests.conftest import (
     ACCOUNT,
@@ -39,12 +39,12 @@ def running_server(backend: str, directory: Path, **settings: Any) -> Iterator[L
 
 @contextmanager
 def _serving(url: str, **settings: Any) -> Iterator[LiveServer]:
-    db = Database(url)
+    config = Settings(database_url=url, session_grace_seconds=60, **settings)
+    db = database_for(config)  # the settings' pool and busy timeout
     upgrade(db)
     clock = TestClock(START_MS)
     port = free_port()
-    app = create_app(Settings(database_url=url, session_grace_seconds=60, **settings),
-                     database=db, clock=clock)
+    app = create_app(config, database=db, clock=clock)
     server, thread = serve_in_thread(app, port)
     try:
         yield LiveServer(f"http://127.0.0.1:{port}", db, clock, make_token(db))

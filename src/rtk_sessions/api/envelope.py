@@ -23,6 +23,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from rtk_sessions.store.apps import Missing
+from rtk_sessions.store.database import StoreUnavailable
 
 log = logging.getLogger("rtk_sessions.api")
 
@@ -67,6 +68,12 @@ class BadParameter(ApiError):
 
 class NotFound(ApiError):
     status_code = 404
+
+
+class Unauthorized(ApiError):
+    """401 in RealtimeKit's envelope (a webhook's signature; tokens use AuthError)."""
+
+    status_code = 401
 
 
 class PayloadTooLarge(ApiError):
@@ -162,6 +169,18 @@ def handle_http_exception(_: Request, exc: HTTPException) -> Response[ErrorRespo
     return error_response(exc.status_code, message)
 
 
+RETRY_AFTER_SECONDS = 5
+
+
+def handle_store_unavailable(request: Request, exc: StoreUnavailable) -> Response[ErrorResponse]:
+    """503 with Retry-After: the database is down or busy; nothing was written, so the
+    same request may be sent again (RealtimeKit's webhooks retry only 5xx)."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    response = error_response(503, "database unavailable; nothing was stored, retry later")
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def handle_unexpected(request: Request, exc: Exception) -> Response[ErrorResponse]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal error; see the server log")
@@ -173,15 +192,22 @@ _ERROR_DESCRIPTIONS = {
     403: "A valid token that may not do this on this account or app",
     404: "No such session, participant or export (or not ready yet)",
     413: "Too many events or bytes in one request",
+    503: "The database is unavailable or busy; nothing was stored; retry after Retry-After",
 }
 
 
-def error_responses(*codes: int) -> dict[int, ResponseSpec]:
-    """OpenAPI descriptions of the errors a route answers with, in their real envelopes."""
+def error_responses(
+    *codes: int, token_auth: bool = True, described: dict[int, str] | None = None
+) -> dict[int, ResponseSpec]:
+    """OpenAPI descriptions of the errors a route answers with, in their real envelopes
+    (401/403 of token auth in Cloudflare's; every other error in RealtimeKit's)."""
+    descriptions = _ERROR_DESCRIPTIONS | (described or {})
     return {
         code: ResponseSpec(
-            data_container=AuthErrorResponse if code in (401, 403) else ErrorResponse,
-            description=_ERROR_DESCRIPTIONS[code],
+            data_container=AuthErrorResponse
+            if token_auth and code in (401, 403)
+            else ErrorResponse,
+            description=descriptions[code],
             generate_examples=False,
         )
         for code in codes
@@ -189,7 +215,18 @@ def error_responses(*codes: int) -> dict[int, ResponseSpec]:
 
 
 READ_ERRORS = error_responses(400, 401, 403, 404)
-INGEST_ERRORS = error_responses(400, 401, 403, 413)
+INGEST_ERRORS = error_responses(400, 401, 403, 413, 503)
+WEBHOOK_ERRORS = error_responses(
+    400,
+    401,
+    413,
+    503,
+    token_auth=False,
+    described={
+        400: "Not a JSON object with an `event`, or no rtk-uuid header",
+        401: "Missing or wrong rtk-signature, or no webhook key set for the app",
+    },
+)
 
 
 EXCEPTION_HANDLERS = {
@@ -197,6 +234,7 @@ EXCEPTION_HANDLERS = {
     Missing: handle_missing,
     AuthError: handle_auth_error,
     ValidationException: handle_validation_error,
+    StoreUnavailable: handle_store_unavailable,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,
 }

@@ -38,15 +38,17 @@ class IngestResponse(msgspec.Struct):
     data: IngestResult
 
 
-async def read_limited(request: Request, max_bytes: int) -> bytes:
-    """The raw body, refusing (413) as soon as it grows past ``max_bytes``."""
+async def read_limited(
+    request: Request, max_bytes: int, setting: str = "RTK_INGEST_MAX_BYTES"
+) -> bytes:
+    """The raw body, refusing (413) as soon as it grows past ``max_bytes`` (``setting``)."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > max_bytes:
             raise PayloadTooLarge(
-                f"body is larger than the limit of {max_bytes} bytes (RTK_INGEST_MAX_BYTES)"
+                f"body is larger than the limit of {max_bytes} bytes ({setting})"
             )
         chunks.append(chunk)
     return b"".join(chunks)

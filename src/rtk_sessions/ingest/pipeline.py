@@ -8,9 +8,12 @@ never touches stored state.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
 
 from rtk_sessions.ingest.fold import fold_batch
-from rtk_sessions.ingest.normalize import Rejection, validate_items
+from rtk_sessions.ingest.normalize import NormalizedEvent, Rejection, validate_items
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.writer import app_writer
 
@@ -44,3 +47,22 @@ def ingest_items(
         db.note_written(accepted)
     duplicates = len(batch.events) - accepted + batch.duplicates_in_batch
     return IngestReport(accepted=accepted, duplicates=duplicates, rejected=batch.rejected)
+
+
+def ingest_delivery(
+    db: Database,
+    account_id: str,
+    app_id: str,
+    record: NormalizedEvent,
+    mapped: list[dict[str, Any]],
+    now_ms: int,
+) -> IngestReport:
+    """Store a webhook delivery: its record and the native events it maps onto, in one
+    transaction (the record always; mapped events that fail validation are reported).
+    ``accepted`` and ``duplicates`` count the record and the mapped events together."""
+    batch = validate_items([msgspec.json.encode(event) for event in mapped])
+    with app_writer(db, account_id, app_id, now_ms) as writer:
+        accepted = fold_batch(writer, [record, *batch.events], now_ms)
+    db.note_written(accepted)
+    stored = 1 + len(batch.events)
+    return IngestReport(accepted=accepted, duplicates=stored - accepted, rejected=batch.rejected)

@@ -19,12 +19,14 @@ from rtk_sessions.clock import Clock, system_clock
 from rtk_sessions.config import Settings
 from rtk_sessions.jobs.summary import KIND as SUMMARY
 from rtk_sessions.jobs.summary import run_summary
+from rtk_sessions.jobs.webhook_files import KINDS as FETCHES
+from rtk_sessions.jobs.webhook_files import run_fetch
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.jobs import JobRow, claim, fail
 
 log = logging.getLogger("rtk_sessions.jobs")
 Handler = Callable[[Database, Settings, JobRow, int], None]
-HANDLERS: dict[str, Handler] = {SUMMARY: run_summary}
+HANDLERS: dict[str, Handler] = {SUMMARY: run_summary} | {kind: run_fetch for kind in FETCHES}
 RETRY_BASE_MS = 2_000
 
 

@@ -8,6 +8,7 @@ same queries through psycopg 3.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -16,12 +17,13 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import psycopg
 from sqlalchemy import Connection, Engine, Integer, bindparam, create_engine, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+BUSY_TIMEOUT_MS = 30_000  # how long a write waits for a lock before StoreUnavailable
 ANALYZE_AFTER_EVENTS = 1_000
 ANALYZE_MIN_INTERVAL_S = 60.0
 # Namespace (first key) of the per-app advisory locks on PostgreSQL; any fixed 32-bit number.
@@ -35,18 +37,62 @@ def chunks(items: Sequence[Any], size: int = IN_LIST_SIZE) -> Iterator[Sequence[
         yield items[start : start + size]
 
 
+class StoreUnavailable(Exception):
+    """The database is down, unreachable, out of space or stayed locked past the busy
+    timeout: nothing was written, and the same request may succeed later (HTTP 503)."""
+
+
+# SQLite reports these as OperationalError, like its SQL errors ("no such table"),
+# which are bugs, not outages: told apart by the message.
+_SQLITE_OUTAGES = ("locked", "busy", "disk", "full", "unable to open", "readonly", "i/o")
+
+
+def _is_outage(error: BaseException) -> bool:
+    if isinstance(error, exc.TimeoutError):  # no pooled connection came free in time
+        return True
+    cause = error.orig if isinstance(error, exc.DBAPIError) else error
+    if isinstance(cause, psycopg.OperationalError):  # connection lost, lock timeout, shutdown
+        return True
+    if isinstance(cause, sqlite3.OperationalError):
+        return any(word in str(cause).lower() for word in _SQLITE_OUTAGES)
+    return False
+
+
+@contextmanager
+def outage_as_unavailable() -> Iterator[None]:
+    """Re-raise a database outage as :class:`StoreUnavailable` (other errors unchanged)."""
+    try:
+        yield
+    except Exception as error:
+        if _is_outage(error):
+            raise StoreUnavailable(f"database unavailable: {error}") from error
+        raise
+
+
 class Database:
     """An engine plus the few dialect differences the store needs."""
 
     def __init__(
-        self, url: str, *, pool_size: int = 5, max_overflow: int = 5, echo: bool = False
+        self,
+        url: str,
+        *,
+        pool_size: int = 5,
+        max_overflow: int = 5,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        echo: bool = False,
     ) -> None:
         """``pool_size`` and ``max_overflow``: PostgreSQL connections this process keeps
-        open and may open beyond them under load (SQLite opens one per thread as needed)."""
+        open and may open beyond them under load (SQLite opens one per thread as needed).
+        ``busy_timeout_ms``: how long a statement waits for a lock (SQLite's busy timeout,
+        PostgreSQL's ``lock_timeout``) before it fails as :class:`StoreUnavailable`."""
         self.url = _normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         self.engine: Engine = _create_engine(
-            self.url, pool_size=pool_size, max_overflow=max_overflow, echo=echo
+            self.url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            busy_timeout_ms=busy_timeout_ms,
+            echo=echo,
         )
         self._stats_lock = threading.Lock()
         self._written_since_analyze = 0
@@ -56,14 +102,17 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A connection in a read transaction (one consistent snapshot)."""
-        with self.engine.connect() as conn:
-            with conn.begin():
-                yield conn
+        with outage_as_unavailable(), self.engine.connect() as conn, conn.begin():
+            yield conn
 
     def fetch(self, statement: Prepared, params: dict[str, Any]) -> list[Any]:
         """The rows of one :class:`Prepared` read, run on its own: one statement is its
         own consistent snapshot, so no transaction is opened (on PostgreSQL, no BEGIN
         and ROLLBACK round trips)."""
+        with outage_as_unavailable():
+            return self._fetch(statement, params)
+
+    def _fetch(self, statement: Prepared, params: dict[str, Any]) -> list[Any]:
         pooled = self.engine.raw_connection()
         driver = pooled.driver_connection
         try:
@@ -84,6 +133,10 @@ class Database:
         Costs a fifth of :meth:`read` (no SQLAlchemy connection, events or result
         objects), which matters for the reads every list request makes.
         """
+        with outage_as_unavailable():
+            yield from self._snapshot()
+
+    def _snapshot(self) -> Iterator[Snapshot]:
         pooled = self.engine.raw_connection()
         driver = pooled.driver_connection
         try:
@@ -98,8 +151,10 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A connection in a write transaction, committed on success, else rolled back."""
-        with self.engine.connect() as conn:
+        """A connection in a write transaction, committed on success, else rolled back.
+        An outage (locked past the busy timeout, disk full, server gone) rolls back and
+        raises :class:`StoreUnavailable`: nothing of the transaction is kept."""
+        with outage_as_unavailable(), self.engine.connect() as conn:
             conn = conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
             with conn.begin():
                 yield conn
@@ -303,6 +358,7 @@ def database_for(settings: Any) -> Database:
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        busy_timeout_ms=settings.db_busy_timeout_ms,
     )
 
 
@@ -313,9 +369,17 @@ def _normalize_url(url: str) -> str:
     return url
 
 
-def _create_engine(url: str, *, pool_size: int, max_overflow: int, echo: bool) -> Engine:
+def _create_engine(
+    url: str, *, pool_size: int, max_overflow: int, busy_timeout_ms: int, echo: bool
+) -> Engine:
     if not url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow)
+        engine = create_engine(
+            url,
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            connect_args={"options": _pg_options(url, busy_timeout_ms)},
+        )
         _ping_after_idle(engine)
         return engine
     database = make_url(url).database
@@ -325,11 +389,19 @@ def _create_engine(url: str, *, pool_size: int, max_overflow: int, echo: bool) -
     engine = create_engine(
         url,
         echo=echo,
-        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
         poolclass=NullPool if in_memory else None,
     )
-    _install_sqlite_pragmas(engine)
+    _install_sqlite_pragmas(engine, busy_timeout_ms)
     return engine
+
+
+def _pg_options(url: str, lock_timeout_ms: int) -> str:
+    """libpq ``options`` with ``lock_timeout`` added to any the URL gives (connect
+    arguments replace the URL's, so both are merged here; e.g. a ``search_path``)."""
+    given = make_url(url).query.get("options", "")
+    given = " ".join(given) if isinstance(given, tuple) else given
+    return f"{given} -c lock_timeout={int(lock_timeout_ms)}".strip()
 
 
 PING_AFTER_IDLE_S = 5.0
@@ -364,7 +436,7 @@ def _ping_after_idle(engine: Engine) -> None:
             raise exc.DisconnectionError(str(gone)) from gone
 
 
-def _install_sqlite_pragmas(engine: Engine) -> None:
+def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own
@@ -373,7 +445,7 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         # 16 MiB of pages per connection: the OS caches the file anyway, and with 64 MiB
         # each of a worker's connections grew to hold it (250-270 MB of RSS after the

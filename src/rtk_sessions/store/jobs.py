@@ -169,12 +169,7 @@ def complete_summary(db: Database, job: JobRow, summary: SummaryRow, now_ms: int
     """Store the summary and mark its job done, together; False if the job was no longer
     this worker's (its lease ran out and another took it): nothing is written then."""
     with db.write() as conn:
-        changed = conn.execute(
-            update(jobs)
-            .where(*_still_held(job))
-            .values(status="done", finished_ms=now_ms, updated_ms=now_ms, lease_until_ms=None)
-        ).rowcount
-        if not changed:
+        if not _mark_done(conn, job, now_ms):
             return False
         values = {"app_pk": job.app_pk, **msgspec.structs.asdict(summary)}
         statement = db.insert(summaries).values(values)
@@ -184,6 +179,22 @@ def complete_summary(db: Database, job: JobRow, summary: SummaryRow, now_ms: int
         )
         conn.execute(statement)
     return True
+
+
+def complete(db: Database, job: JobRow, now_ms: int) -> bool:
+    """Mark a job done whose work is already stored (idempotently: a job that ran twice
+    wrote the same rows); False if it was no longer this worker's."""
+    with db.write() as conn:
+        return _mark_done(conn, job, now_ms)
+
+
+def _mark_done(conn: Connection, job: JobRow, now_ms: int) -> bool:
+    changed = conn.execute(
+        update(jobs)
+        .where(*_still_held(job))
+        .values(status="done", finished_ms=now_ms, updated_ms=now_ms, lease_until_ms=None)
+    ).rowcount
+    return changed > 0
 
 
 def load_summary(db: Database, app_pk: int, session_id: str) -> SummaryRow | None:

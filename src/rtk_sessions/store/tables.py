@@ -237,3 +237,16 @@ summaries = Table(
     Column("job_id", Integer, nullable=False),
     Column("created_ms", Ms, nullable=False),
 )
+
+# The public key (PEM) RealtimeKit signs an app's webhook deliveries with, as the
+# operator saved it from RealtimeKit's /.well-known/webhooks.json. Keyed by the
+# ids in the webhook URL: a key may be set before anything was ingested for the app.
+webhook_keys = Table(
+    "webhook_keys",
+    metadata,
+    Column("account_id", String(256), primary_key=True),
+    Column("app_id", String(256), primary_key=True),
+    Column("public_key_pem", Text, nullable=False),
+    Column("fingerprint", String(64), nullable=False),  # SHA-256 of the key (DER), hex
+    Column("updated_ms", Ms, nullable=False),
+)
