@@ -47,6 +47,13 @@ class Settings(BaseSettings):
         description="PostgreSQL: extra connections a process may open under load, closed "
         "again when idle.",
     )
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        "NORMAL",
+        description="SQLite's synchronous mode (WAL). NORMAL: an acknowledged write survives "
+        "a crash of the process, but a power loss or OS crash may lose the last "
+        "transactions (never corrupts). FULL: also survives power loss, at the cost of "
+        "an fsync per transaction.",
+    )
     db_busy_timeout_ms: int = Field(
         30_000,
         ge=100,

@@ -16,22 +16,26 @@ import pytest
 from rtk_sessions.store.tokens import find_active, revoke
 from tests.api.support import running_server
 from tests.conftest import LiveServer, make_token
-from tests.factories import MIN, T0, meeting, started, visit
+from tests.factories import MIN, T0, chat_message, meeting, started, transcript_segment, visit
 
 AUTH_ERROR = {"success": False, "errors": [{"code": 10000, "message": "Authentication error"}],
               "messages": [], "result": None}
-READS = ["/sessions", "/sessions/s1", "/sessions/s1/participants", "/sessions/s1/participants/a",
-         "/sessions/peer-report/a"]
+READS = ["GET /sessions", "GET /sessions/s1", "GET /sessions/s1/participants",
+         "GET /sessions/s1/participants/a", "GET /sessions/peer-report/a", "GET /sessions/s1/chat",
+         "GET /sessions/s1/transcript", "GET /sessions/s1/summary", "POST /sessions/s1/summary"]
 PREFIXES = ["", "/client/v4"]
-ENDPOINTS = [f"GET {prefix}/accounts/{{account}}/realtime/kit/{{app}}{read}"
+ENDPOINTS = [f"{read.split()[0]} {prefix}/accounts/{{account}}/realtime/kit/{{app}}{read.split()[1]}"
              for prefix in PREFIXES for read in READS]
 ENDPOINTS += ["POST /ingest/accounts/{account}/apps/{app}/events"]
+INGEST = ENDPOINTS[-1]
 
 
 def data_of(account: str, app: str) -> list[dict]:
     """Each tenant's own meeting title, so a leak would show."""
     title = f"{account} {app} private"
-    return [meeting("m1", title), started("s1", "m1", T0), *visit("s1", "a", T0, T0 + MIN)]
+    return [meeting("m1", title), started("s1", "m1", T0), *visit("s1", "a", T0, T0 + MIN),
+            chat_message("s1", "a", T0 + 1_000, "c1", f"{account} {app} chat"),
+            transcript_segment("s1", "a", T0 + 2_000, 1_000, 2_000, f"{account} {app} said")]
 
 
 @dataclass
@@ -43,7 +47,7 @@ class Tenants:
     def call(self, endpoint: str, headers: dict[str, str], account: str = "acc-1",
              app: str = "app-1") -> httpx.Response:
         method, path = endpoint.split(" ", 1)
-        body = [meeting("m-ping", "ping")] if method == "POST" else None
+        body = [meeting("m-ping", "ping")] if endpoint == INGEST else None
         return self.http.request(method, path.format(account=account, app=app), headers=headers,
                                  json=body)
 
@@ -69,8 +73,40 @@ def tenants(backend: str, tmp_path_factory) -> Iterator[Tenants]:
                                         ("acc-2", "app-1", tokens["acc-2"])]:
                 response = http.post(f"/ingest/accounts/{account}/apps/{app}/events",
                                      json=data_of(account, app), headers=bearer(token))
-                assert response.json()["data"]["accepted"] == 4, response.text
+                assert response.json()["data"]["accepted"] == 6, response.text
+                summary = f"/accounts/{account}/realtime/kit/{app}/sessions/s1/summary"
+                assert http.post(summary, headers=bearer(token)).status_code == 200
+                _wait_for(http, summary, bearer(token))
             yield Tenants(server, tokens, http)
+
+
+def _wait_for(http: httpx.Client, summary: str, headers: dict, timeout_s: float = 30) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while http.get(summary, headers=headers).status_code != 200:
+        assert time.monotonic() < deadline, "summary job did not finish"
+        time.sleep(0.05)
+
+
+def test_the_matrix_covers_every_token_guarded_operation(tenants: Tenants) -> None:
+    """Every operation with an account in its path, as the served OpenAPI lists them (so a
+    new endpoint joins the isolation tests or fails here); webhooks are signed instead."""
+    schema = tenants.http.get("/openapi.json").json()
+    served = {
+        f"{method.upper()} {path}"
+        for path, item in schema["paths"].items()
+        for method in item
+        if "{account_id}" in path and not path.startswith("/webhooks/")
+    }
+    listed = {
+        e.replace("{account}", "{account_id}").replace("{app}", "{app_id}")
+        .replace("/s1", "/{session_id}").replace("/participants/a", "/participants/{participant_id}")
+        .replace("/peer-report/a", "/peer-report/{peer_id}")
+        for e in ENDPOINTS
+        if "/client/v4" not in e
+    }
+    assert served == listed
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -125,7 +161,7 @@ def test_token_limited_to_another_app_is_403_and_works_on_its_own(tenants, endpo
 def test_scopes(tenants: Tenants, endpoint: str) -> None:
     read_only = tenants.call(endpoint, bearer(tenants.tokens["read only"]))
     ingest_only = tenants.call(endpoint, bearer(tenants.tokens["ingest only"]))
-    if endpoint.startswith("POST"):
+    if endpoint == INGEST:
         assert_auth_error(read_only, 403)
         assert ingest_only.status_code == 200
     else:

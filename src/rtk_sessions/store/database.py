@@ -79,12 +79,14 @@ class Database:
         pool_size: int = 5,
         max_overflow: int = 5,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        sqlite_synchronous: str = "NORMAL",
         echo: bool = False,
     ) -> None:
         """``pool_size`` and ``max_overflow``: PostgreSQL connections this process keeps
         open and may open beyond them under load (SQLite opens one per thread as needed).
         ``busy_timeout_ms``: how long a statement waits for a lock (SQLite's busy timeout,
-        PostgreSQL's ``lock_timeout``) before it fails as :class:`StoreUnavailable`."""
+        PostgreSQL's ``lock_timeout``) before it fails as :class:`StoreUnavailable`.
+        ``sqlite_synchronous``: NORMAL or FULL (see ``Settings.sqlite_synchronous``)."""
         self.url = _normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         self.engine: Engine = _create_engine(
@@ -92,6 +94,7 @@ class Database:
             pool_size=pool_size,
             max_overflow=max_overflow,
             busy_timeout_ms=busy_timeout_ms,
+            sqlite_synchronous=sqlite_synchronous,
             echo=echo,
         )
         self._stats_lock = threading.Lock()
@@ -359,6 +362,7 @@ def database_for(settings: Any) -> Database:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         busy_timeout_ms=settings.db_busy_timeout_ms,
+        sqlite_synchronous=settings.sqlite_synchronous,
     )
 
 
@@ -370,7 +374,13 @@ def _normalize_url(url: str) -> str:
 
 
 def _create_engine(
-    url: str, *, pool_size: int, max_overflow: int, busy_timeout_ms: int, echo: bool
+    url: str,
+    *,
+    pool_size: int,
+    max_overflow: int,
+    busy_timeout_ms: int,
+    sqlite_synchronous: str,
+    echo: bool,
 ) -> Engine:
     if not url.startswith("sqlite"):
         engine = create_engine(
@@ -392,7 +402,7 @@ def _create_engine(
         connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
         poolclass=NullPool if in_memory else None,
     )
-    _install_sqlite_pragmas(engine, busy_timeout_ms)
+    _install_sqlite_pragmas(engine, busy_timeout_ms, sqlite_synchronous)
     return engine
 
 
@@ -436,7 +446,10 @@ def _ping_after_idle(engine: Engine) -> None:
             raise exc.DisconnectionError(str(gone)) from gone
 
 
-def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
+def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int, synchronous: str) -> None:
+    if synchronous not in ("NORMAL", "FULL"):
+        raise ValueError(f"SQLite synchronous must be NORMAL or FULL, not {synchronous!r}")
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own
@@ -444,7 +457,9 @@ def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # NORMAL in WAL mode: a commit survives the process dying (the WAL is written),
+        # not a power loss (it is fsynced at checkpoints); FULL fsyncs every commit
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         # 16 MiB of pages per connection: the OS caches the file anyway, and with 64 MiB
