@@ -17,6 +17,7 @@ from rtk_sessions.api.downloads import DownloadController, ExportsController
 from rtk_sessions.api.envelope import EXCEPTION_HANDLERS
 from rtk_sessions.api.health import HealthController
 from rtk_sessions.api.ingest import IngestController
+from rtk_sessions.api.limits import rate_limit
 from rtk_sessions.api.participants import ParticipantsController
 from rtk_sessions.api.peer_report import PeerReportController
 from rtk_sessions.api.quality_cache import QualityCache
@@ -135,6 +136,9 @@ def create_app(
         )
         if settings.openapi_enabled
         else None,
+        middleware=[rate_limit(settings.rate_limit_per_minute).middleware]
+        if settings.rate_limit_per_minute
+        else [],
         on_startup=[jobs.start] if settings.jobs_in_serve else [],
         on_shutdown=[jobs.stop] + ([] if database else [db.dispose]),
         debug=False,

@@ -133,6 +133,7 @@ def run_server(settings: Settings) -> None:
         )
         return
     from granian import Granian
+    from granian.http import HTTP1Settings
 
     Granian(
         "rtk_sessions.asgi:app",
@@ -142,6 +143,10 @@ def run_server(settings: Settings) -> None:
         workers=settings.workers,
         log_level=settings.log_level,
         loop="uvloop" if sys.platform != "win32" else "auto",
+        # a client that trickles its headers is cut off (a slow body: see read_limited)
+        http1_settings=HTTP1Settings(
+            header_read_timeout=int(settings.header_read_timeout_seconds * 1000)
+        ),
     ).serve()
 
 

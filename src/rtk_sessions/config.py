@@ -115,6 +115,25 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest file fetched from a webhook delivery's link (else the job fails).",
     )
+    rate_limit_per_minute: int = Field(
+        0,
+        ge=0,
+        description="Requests a token (or, without one, a client address) may make per "
+        "minute and server process; past it 429 with Retry-After. 0: no limit.",
+    )
+    body_read_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="How long a client may take to send an ingest or webhook body (else 408).",
+    )
+    header_read_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="How long a client may take to send a request's headers before the "
+        "connection is closed (granian; uvicorn has no such setting).",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level of the server."
     )

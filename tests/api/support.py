@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -103,6 +104,31 @@ class AppUnderTest:
     def participants(self, session_id: str, **params: Any) -> list[dict]:
         params.setdefault("per_page", 200)
         return self.ok(f"/sessions/{session_id}/participants", **params)["data"]["participants"]
+
+
+def all_reads(http: httpx.Client, app_id: str, account: str = ACCOUNT) -> dict[str, Any]:
+    """Every read the API offers about an app's sessions (list, each session, both
+    participant views, each participant's details), by path, with the app id itself
+    replaced so that two apps' answers compare equal when their data is."""
+    base = f"/accounts/{account}/realtime/kit/{app_id}"
+    seen: dict[str, Any] = {}
+
+    def read(path: str, **params: Any) -> dict:
+        response = http.get(base + path, params=params)
+        assert response.status_code == 200, (path, response.text)
+        seen[f"{path}?{sorted(params.items())}"] = json.loads(
+            response.text.replace(json.dumps(app_id), '"<app>"')
+        )
+        return response.json()
+
+    for session in read("/sessions", per_page=100)["data"]["sessions"]:
+        sid = session["id"]
+        read(f"/sessions/{sid}", include_breakout_rooms="true")
+        read(f"/sessions/{sid}/participants", per_page=100, view="raw")
+        peers = read(f"/sessions/{sid}/participants", per_page=100)["data"]["participants"]
+        for peer in peers:
+            read(f"/sessions/{sid}/participants/{peer['id']}")
+    return seen
 
 
 def assert_bad_request(response: httpx.Response, *names: str) -> str:

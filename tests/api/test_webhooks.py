@@ -21,7 +21,7 @@ from rtk_sessions.clock import iso_ms
 from rtk_sessions.store.apps import app_key
 from rtk_sessions.store.tables import events
 from rtk_sessions.store.webhook_keys import WebhookKeyRow, set_webhook_key
-from tests.api.support import running_server
+from tests.api.support import all_reads, running_server
 from tests.conftest import ACCOUNT, LiveServer
 from tests.factories import MIN, SEC, T0
 from tests.rtk_webhooks import (
@@ -155,37 +155,12 @@ def post(http: httpx.Client, app_id: str, payload: dict | Any, key: str | None =
     return http.post(hook_path(app_id), content=kw.pop("content", sent.body), headers=headers)
 
 
-def everything(http: httpx.Client, app_id: str) -> dict[str, Any]:
-    """Every read the API offers about the app's sessions, by path."""
-    base = f"/accounts/{ACCOUNT}/realtime/kit/{app_id}"
-    seen: dict[str, Any] = {}
-
-    def read(path: str, **params) -> dict:
-        response = http.get(base + path, params=params)
-        assert response.status_code == 200, (path, response.text)
-        # the app id itself (organization_id) differs between the apps compared
-        seen[f"{path}?{sorted(params.items())}"] = json.loads(
-            response.text.replace(json.dumps(app_id), '"<app>"')
-        )
-        return response.json()
-
-    listed = read("/sessions", per_page=100)["data"]["sessions"]
-    for session in listed:
-        sid = session["id"]
-        read(f"/sessions/{sid}", include_breakout_rooms="true")
-        read(f"/sessions/{sid}/participants", per_page=100, view="raw")
-        peers = read(f"/sessions/{sid}/participants", per_page=100)["data"]["participants"]
-        for peer in peers:
-            read(f"/sessions/{sid}/participants/{peer['id']}")
-    return seen
-
-
 def test_deliveries_in_any_order_answer_as_the_native_events_do(server, http):
     native_app = new_app(server, key=None)
     response = http.post(f"/ingest/accounts/{ACCOUNT}/apps/{native_app}/events",
                          json=native_equivalent())
     assert response.status_code == 200 and response.json()["data"]["rejected"] == []
-    expected = everything(http, native_app)
+    expected = all_reads(http, native_app)
     assert len([k for k in expected if "/participants/" in k]) == 5  # every peer was read
 
     for seed in range(3):
@@ -196,7 +171,7 @@ def test_deliveries_in_any_order_answer_as_the_native_events_do(server, http):
             answer = post(http, app_id, payload)
             assert answer.status_code == 200, answer.text
             assert answer.json()["data"]["rejected"] == []
-        got = everything(http, app_id)
+        got = all_reads(http, app_id)
         assert got.keys() == expected.keys()
         for path in expected:
             assert _diff(got[path], expected[path]) == [], (seed, path)
@@ -236,14 +211,14 @@ def test_a_redelivery_is_200_and_changes_nothing(server, http):
     first = delivery(participant_joined(M1, ALICE))
     answer = post(http, app_id, first)
     assert answer.json()["data"] == {"accepted": 2, "duplicates": 0, "rejected": []}
-    before = everything(http, app_id)
+    before = all_reads(http, app_id)
     count_before = _stored_events(server, app_id)
 
     again = post(http, app_id, first)
 
     assert again.status_code == 200
     assert again.json()["data"] == {"accepted": 0, "duplicates": 2, "rejected": []}
-    assert everything(http, app_id) == before
+    assert all_reads(http, app_id) == before
     assert _stored_events(server, app_id) == count_before == 2
 
 

@@ -76,6 +76,10 @@ class Unauthorized(ApiError):
     status_code = 401
 
 
+class RequestTimeout(ApiError):
+    status_code = 408
+
+
 class PayloadTooLarge(ApiError):
     status_code = 413
 
@@ -160,13 +164,24 @@ def _allowed_values(request: Request, key: str) -> list[str]:
 
 
 def handle_http_exception(_: Request, exc: HTTPException) -> Response[ErrorResponse]:
-    """Litestar's own errors (unknown route, wrong method, ...) in our envelope."""
+    """Litestar's own errors (unknown route, wrong method, rate limit, ...) in our
+    envelope, with the headers they carry (Allow, RateLimit-*)."""
     message = exc.detail
+    headers = dict(exc.headers or {})
     if exc.status_code == 404:
         message = "no such endpoint; see /openapi.json"
     elif exc.status_code == 405:
         message = f"method not allowed; {exc.detail}"
-    return error_response(exc.status_code, message)
+    elif exc.status_code == 429:
+        retry_after = max(1, int(headers.get("RateLimit-Reset", "1")))
+        headers["Retry-After"] = str(retry_after)
+        message = (
+            f"too many requests: the limit is RTK_RATE_LIMIT_PER_MINUTE a minute; "
+            f"retry after {retry_after} s"
+        )
+    response = error_response(exc.status_code, message)
+    response.headers.update(headers)
+    return response
 
 
 RETRY_AFTER_SECONDS = 5

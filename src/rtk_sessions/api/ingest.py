@@ -8,8 +8,8 @@ from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from rtk_sessions.api.context import AppContext
-from rtk_sessions.api.envelope import INGEST_ERRORS, BadParameter, PayloadTooLarge
+from rtk_sessions.api.context import AppContext, context_of
+from rtk_sessions.api.envelope import INGEST_ERRORS, BadParameter, PayloadTooLarge, RequestTimeout
 from rtk_sessions.ingest.normalize import BodyError, maybe_gunzip, split_body
 from rtk_sessions.ingest.pipeline import IngestReport, ingest_items
 
@@ -41,7 +41,20 @@ class IngestResponse(msgspec.Struct):
 async def read_limited(
     request: Request, max_bytes: int, setting: str = "RTK_INGEST_MAX_BYTES"
 ) -> bytes:
-    """The raw body, refusing (413) as soon as it grows past ``max_bytes`` (``setting``)."""
+    """The raw body, refusing (413) as soon as it grows past ``max_bytes`` (``setting``),
+    and (408) a client that takes longer than ``body_read_timeout_seconds`` to send it:
+    a slow sender must not hold a worker's connection and memory for ever."""
+    timeout_s = context_of(request).settings.body_read_timeout_seconds
+    try:
+        with anyio.fail_after(timeout_s):
+            return await _read_body(request, max_bytes, setting)
+    except TimeoutError:
+        raise RequestTimeout(
+            f"body not received within {timeout_s:g} s (RTK_BODY_READ_TIMEOUT_SECONDS)"
+        ) from None
+
+
+async def _read_body(request: Request, max_bytes: int, setting: str) -> bytes:
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():

@@ -17,7 +17,7 @@ from rtk_sessions.analytics.lifecycle import (
     to_minutes,
 )
 from rtk_sessions.api.context import AppContext
-from rtk_sessions.api.envelope import READ_ERRORS
+from rtk_sessions.api.envelope import READ_ERRORS, BadParameter
 from rtk_sessions.api.params import page_of, participants_range, time_ms
 from rtk_sessions.clock import iso_ms
 from rtk_sessions.store.rows import SessionRow
@@ -30,6 +30,8 @@ from rtk_sessions.store.sessions import (
 )
 
 SESSIONS_PER_PAGE = (20, 100)  # default, maximum
+
+SEARCH_MAX_CHARS = 200  # longer than any title or id: a longer one is abuse
 
 
 class Session(msgspec.Struct, kw_only=True):
@@ -170,7 +172,9 @@ class SessionsController(Controller):
         search: Annotated[
             str | None,
             QueryParameter(
-                description="Case-insensitive substring of meeting title, meeting id or session id."
+                description="Case-insensitive substring of meeting title, meeting id or session "
+                f"id, at most {SEARCH_MAX_CHARS} characters; taken literally (% and _ too).",
+                max_length=SEARCH_MAX_CHARS,
             ),
         ] = None,
         sort_by: FromQuery[Literal["createdAt", "minutesConsumed"]] = "createdAt",
@@ -186,6 +190,8 @@ class SessionsController(Controller):
         page = page_of(
             page_no, per_page, default=SESSIONS_PER_PAGE[0], maximum=SESSIONS_PER_PAGE[1]
         )
+        if search is not None and len(search) > SEARCH_MAX_CHARS:
+            raise BadParameter(f"search must be at most {SEARCH_MAX_CHARS} characters")
         min_peers, max_peers = participants_range(participants)
         query = SessionQuery(
             where=SessionFilter(
