@@ -13,7 +13,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from rtk_sessions import __version__
 from rtk_sessions.api.auth import token_guard
 from rtk_sessions.api.context import AppContext, provide_context
-from rtk_sessions.api.downloads import DownloadController, ExportsController
+from rtk_sessions.api.downloads import DownloadController, ExportsController, SummaryRequestBody
 from rtk_sessions.api.envelope import EXCEPTION_HANDLERS
 from rtk_sessions.api.health import HealthController
 from rtk_sessions.api.ingest import IngestController
@@ -144,4 +144,16 @@ def create_app(
         debug=False,
     )
     app.state.ctx = ctx
+    if settings.openapi_enabled:
+        _document_strict_bodies(app)
     return app
+
+
+def _document_strict_bodies(app: Litestar) -> None:
+    """Request bodies that refuse unknown fields say so (``additionalProperties: false``):
+    a client reading the document must not expect an extra field to be ignored."""
+    schemas = app.openapi_schema.components.schemas or {}
+    for body in (SummaryRequestBody,):
+        component = schemas.get(body.__name__)
+        if component is not None and body.__struct_config__.forbid_unknown_fields:
+            component.additional_properties = False

@@ -242,7 +242,12 @@ class DownloadController(Controller):
         description="Works without the API token, until the link's expiry, for the artifact "
         "it names only. 403 when the signature does not match, 403 'link expired' after.",
         operation_id="download",
-        responses=error_responses(403, 404),
+        responses=error_responses(
+            403,
+            404,
+            token_auth=False,
+            described={403: "The link's signature does not match, or the link expired"},
+        ),
     )
     async def download(
         self,

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import anyio
 import msgspec
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 from litestar.params import FromPath
 
 from rtk_sessions.api.context import AppContext, context_of
@@ -19,6 +29,40 @@ NDJSON_TYPES = (
     "application/jsonl",
     "application/x-jsonlines",
 )
+
+
+@dataclass
+class EventsBodyOperation(Operation):
+    """The ingest body in the OpenAPI document: the handler reads it raw (streamed, size
+    checked, maybe gzip), so Litestar cannot infer it."""
+
+    def __post_init__(self) -> None:
+        # Items are not constrained here on purpose: the body is taken whatever its items
+        # are, and each item is checked on its own (a bad one is listed in `rejected`).
+        event = Schema(
+            properties={
+                "id": Schema(type=OpenAPIType.STRING, description="Unique per app"),
+                "type": Schema(type=OpenAPIType.STRING, description="An event type (ingest.md)"),
+                "ts": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
+            },
+            description="One event: an object with `id`, `type` and `ts`; its other fields "
+            "depend on `type` (docs/ingest.md). An item that is not a valid event is rejected "
+            "alone, with its index and the reason.",
+        )
+        self.request_body = RequestBody(
+            required=True,
+            description="A JSON array of events, or NDJSON (one event per line); gzip with "
+            "Content-Encoding: gzip. Each event is checked on its own.",
+            content={
+                "application/json": OpenAPIMediaType(
+                    schema=Schema(type=OpenAPIType.ARRAY, items=event)
+                ),
+                "application/x-ndjson": OpenAPIMediaType(
+                    # one event per line; each line is checked on its own, like array items
+                    schema=Schema(type=OpenAPIType.STRING, pattern=r"\S")
+                ),
+            },
+        )
 
 
 class RejectedEvent(msgspec.Struct):
@@ -60,9 +104,7 @@ async def _read_body(request: Request, max_bytes: int, setting: str) -> bytes:
     async for chunk in request.stream():
         size += len(chunk)
         if size > max_bytes:
-            raise PayloadTooLarge(
-                f"body is larger than the limit of {max_bytes} bytes ({setting})"
-            )
+            raise PayloadTooLarge(f"body is larger than the limit of {max_bytes} bytes ({setting})")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -101,6 +143,7 @@ class IngestController(Controller):
         responses=INGEST_ERRORS,
         status_code=200,
         request_max_body_size=None,
+        operation_class=EventsBodyOperation,
     )
     async def ingest_events(
         self,

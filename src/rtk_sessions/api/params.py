@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime
+from typing import Any
+
+from litestar.params import QueryParameter
 
 from rtk_sessions.api.envelope import BadParameter
 from rtk_sessions.clock import datetime_to_ms
@@ -13,6 +16,32 @@ from rtk_sessions.store.sessions import Page
 #: Larger page numbers or peer counts than this are refused (they would overflow SQL integers).
 LARGEST_WHOLE = 1_000_000_000
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
+
+
+# Litestar leaves a falsy bound (ge=0) out of the document: stated here once more
+_AT_LEAST_ZERO = {"minimum": 0}
+
+
+def page_no_parameter() -> Any:
+    """``page_no`` as the OpenAPI document states it: a whole number from 0 (0 = page 1)."""
+    return QueryParameter(
+        description="Page, from 1 (0 = default).",
+        ge=0,
+        le=LARGEST_WHOLE,
+        multiple_of=1,
+        schema_extra=_AT_LEAST_ZERO,
+    )
+
+
+def per_page_parameter(default: int, maximum: int) -> Any:
+    """``per_page``: a whole number up to ``maximum`` (0 = ``default``)."""
+    return QueryParameter(
+        description=f"1..{maximum}, default {default} (0 = default).",
+        ge=0,
+        le=maximum,
+        multiple_of=1,
+        schema_extra=_AT_LEAST_ZERO,
+    )
 
 
 def _whole(name: str, value: float) -> int:
@@ -64,6 +93,17 @@ def time_ms(name: str, value: datetime | None) -> int | None:
             f"e.g. 2026-01-09T13:00:15.936Z; got {value.isoformat()} without one"
         )
     return datetime_to_ms(value)
+
+
+def filters_parameter(allowed: tuple[str, ...]) -> Any:
+    """``filters``: names from ``allowed``, comma-separated (none = all). The pattern
+    :func:`sections_of` accepts is stated in the document only (``schema_extra``): the
+    handler's own 400 names the unknown filter and the allowed ones, clearer than a regex."""
+    name = "(?:" + "|".join(re.escape(a) for a in allowed) + ")"
+    return QueryParameter(
+        description=f"Comma-separated: {', '.join(allowed)} (none = all).",
+        schema_extra={"pattern": rf"^[\s,]*(?:{name}(?:\s*,[\s,]*{name})*)?[\s,]*$"},
+    )
 
 
 def sections_of(filters: str | None, allowed: tuple[str, ...]) -> frozenset[str]:

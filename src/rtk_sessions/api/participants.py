@@ -21,7 +21,13 @@ from rtk_sessions.analytics.peer_stats import fold_metadata, participant_peer_st
 from rtk_sessions.analytics.quality_stats import QualityStats
 from rtk_sessions.api.context import AppContext
 from rtk_sessions.api.envelope import READ_ERRORS
-from rtk_sessions.api.params import page_of, sections_of
+from rtk_sessions.api.params import (
+    filters_parameter,
+    page_no_parameter,
+    page_of,
+    per_page_parameter,
+    sections_of,
+)
 from rtk_sessions.api.sessions import Paging, paging_of
 from rtk_sessions.clock import iso_ms
 from rtk_sessions.ingest.enrich import locate_ip, parse_user_agent
@@ -80,7 +86,8 @@ class ParticipantListResponse(msgspec.Struct):
 
 class ParticipantDetail(Participant, kw_only=True):
     peer_stats: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
-    quality_stats: list[QualityStats | msgspec.Raw] | msgspec.UnsetType = msgspec.UNSET
+    # items may be msgspec.Raw (already encoded by the quality cache); documented as what they hold
+    quality_stats: list[QualityStats] | msgspec.UnsetType = msgspec.UNSET
 
 
 class ParticipantDetailData(msgspec.Struct):
@@ -151,12 +158,8 @@ class ParticipantsController(Controller):
         ] = None,
         sort_by: FromQuery[Literal["joinedAt", "duration"]] = "joinedAt",
         sort_order: FromQuery[Literal["ASC", "DESC"]] = "ASC",
-        page_no: Annotated[
-            float | None, QueryParameter(description="Page, from 1 (0 = default).")
-        ] = None,
-        per_page: Annotated[
-            float | None, QueryParameter(description="1..200, default 25 (0 = default).")
-        ] = None,
+        page_no: Annotated[float | None, page_no_parameter()] = None,
+        per_page: Annotated[float | None, per_page_parameter(*PARTICIPANTS_PER_PAGE)] = None,
         include_peer_events: FromQuery[bool] = False,
         view: Annotated[
             Literal["raw", "consolidated"],
@@ -197,12 +200,7 @@ class ParticipantsController(Controller):
         app_id: FromPath[str],
         session_id: FromPath[str],
         participant_id: FromPath[str],
-        filters: Annotated[
-            str | None,
-            QueryParameter(
-                description="Comma-separated: device_info, ip_information, precall_network_information, events, quality_stats (none = all)."
-            ),
-        ] = None,
+        filters: Annotated[str | None, filters_parameter(DETAIL_SECTIONS)] = None,
         include_peer_events: FromQuery[bool] = False,
     ) -> ParticipantDetailResponse:
         sections = sections_of(filters, DETAIL_SECTIONS)

@@ -8,7 +8,7 @@ import anyio
 import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery
 
 from rtk_sessions.analytics.participants import participant_view
 from rtk_sessions.analytics.peer_report import (
@@ -21,7 +21,7 @@ from rtk_sessions.analytics.quality_report import PeerQuality
 from rtk_sessions.analytics.quality_stats import PeerQualityStats
 from rtk_sessions.api.context import AppContext
 from rtk_sessions.api.envelope import READ_ERRORS
-from rtk_sessions.api.params import sections_of
+from rtk_sessions.api.params import filters_parameter, sections_of
 from rtk_sessions.api.participants import DETAIL_SECTIONS, Participant, render_participant
 from rtk_sessions.ingest.enrich import locate_ip, parse_user_agent
 from rtk_sessions.store.peer_report import load_peer
@@ -29,7 +29,9 @@ from rtk_sessions.store.peer_report import load_peer
 
 class PeerReport(msgspec.Struct, kw_only=True):
     metadata: PeerReportMetadata
-    quality: PeerQuality | msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    # the cache hands these out already encoded (msgspec.Raw, assigned as they are); the
+    # annotation is what they hold, which is what the OpenAPI document must say
+    quality: PeerQuality | msgspec.UnsetType = msgspec.UNSET
 
 
 class PeerReportParticipant(Participant, kw_only=True):
@@ -38,7 +40,7 @@ class PeerReportParticipant(Participant, kw_only=True):
     role: str | None
     peer_report: PeerReport
     peer_stats: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
-    quality_stats: PeerQualityStats | msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    quality_stats: PeerQualityStats | msgspec.UnsetType = msgspec.UNSET  # Raw, as above
 
 
 class PeerReportData(msgspec.Struct):
@@ -69,13 +71,7 @@ class PeerReportController(Controller):
         account_id: FromPath[str],
         app_id: FromPath[str],
         peer_id: FromPath[str],
-        filters: Annotated[
-            str | None,
-            QueryParameter(
-                description="Comma-separated: device_info, ip_information, "
-                "precall_network_information, events, quality_stats (none = all)."
-            ),
-        ] = None,
+        filters: Annotated[str | None, filters_parameter(DETAIL_SECTIONS)] = None,
         include_peer_events: FromQuery[bool] = False,
     ) -> PeerReportResponse:
         sections = sections_of(filters, DETAIL_SECTIONS)
@@ -121,6 +117,6 @@ def _report(
             metadata, stored.events, browser, location, stats_sections
         )
     if "quality_stats" in sections:
-        report.quality = derived.quality
-        participant.quality_stats = derived.quality_stats
+        report.quality = derived.quality  # type: ignore[assignment]
+        participant.quality_stats = derived.quality_stats  # type: ignore[assignment]
     return participant

@@ -18,7 +18,13 @@ from rtk_sessions.analytics.lifecycle import (
 )
 from rtk_sessions.api.context import AppContext
 from rtk_sessions.api.envelope import READ_ERRORS, BadParameter
-from rtk_sessions.api.params import page_of, participants_range, time_ms
+from rtk_sessions.api.params import (
+    page_no_parameter,
+    page_of,
+    participants_range,
+    per_page_parameter,
+    time_ms,
+)
 from rtk_sessions.clock import iso_ms
 from rtk_sessions.store.rows import SessionRow
 from rtk_sessions.store.sessions import (
@@ -31,6 +37,7 @@ from rtk_sessions.store.sessions import (
 
 SESSIONS_PER_PAGE = (20, 100)  # default, maximum
 
+PARTICIPANTS_PATTERN = r"^\s*(?:[0-9]{1,9}|[0-9]{1,9}\s*:\s*[0-9]{0,9}|:\s*[0-9]{1,9})\s*$"
 SEARCH_MAX_CHARS = 200  # longer than any title or id: a longer one is abuse
 
 
@@ -167,7 +174,13 @@ class SessionsController(Controller):
         ] = None,
         status: FromQuery[Literal["LIVE", "ENDED"] | None] = None,
         participants: Annotated[
-            str | None, QueryParameter(description="Peers who ever joined: 'n' or 'min:max'.")
+            str | None,
+            QueryParameter(
+                description="Peers who ever joined: 'n', 'min:max', 'min:' or ':max' "
+                "(whole numbers; min not above max).",
+                # stated, not enforced by the framework: participants_range's 400 says more
+                schema_extra={"pattern": PARTICIPANTS_PATTERN},
+            ),
         ] = None,
         search: Annotated[
             str | None,
@@ -179,12 +192,8 @@ class SessionsController(Controller):
         ] = None,
         sort_by: FromQuery[Literal["createdAt", "minutesConsumed"]] = "createdAt",
         sort_order: FromQuery[Literal["ASC", "DESC"]] = "DESC",
-        page_no: Annotated[
-            float | None, QueryParameter(description="Page, from 1 (0 = default).")
-        ] = None,
-        per_page: Annotated[
-            float | None, QueryParameter(description="1..100, default 20 (0 = default).")
-        ] = None,
+        page_no: Annotated[float | None, page_no_parameter()] = None,
+        per_page: Annotated[float | None, per_page_parameter(*SESSIONS_PER_PAGE)] = None,
     ) -> SessionListResponse:
         """Top-level sessions of the app; breakout rooms are listed in their parent."""
         page = page_of(
