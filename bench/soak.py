@@ -163,9 +163,9 @@ def main() -> None:
         began = time.monotonic()
         for thread in threads:
             thread.start()
-        while (elapsed := time.monotonic() - began) < args.minutes * 60:
+        while time.monotonic() - began < args.minutes * 60:
             time.sleep(10)
-            rss.append((elapsed, group_rss_mb(pgid)))
+            rss.append((time.monotonic() - began, group_rss_mb(pgid)))
         stop.set()
         for thread in threads:
             thread.join(timeout=120)
@@ -178,8 +178,7 @@ def main() -> None:
           f"{tally.events_sent:,}, failures: {failures or 'none'}, /healthz after: {alive}")
     print(f"latency: p50 {percentile(tally.latencies, 0.5) * 1000:.1f} ms, "
           f"p99 {percentile(tally.latencies, 0.99) * 1000:.1f} ms")
-    print("RSS (MB) by minute: " + ", ".join(f"{t / 60:.1f}: {mb:.0f}" for t, mb in rss
-                                              if t == 0 or int(t) % 60 < 10))
+    print("RSS (MB) every 10 s: " + ", ".join(f"{mb:.0f}" for _, mb in rss))
     print(f"RSS start {rss[0][1]:.0f} MB, end {rss[-1][1]:.0f} MB, "
           f"after the first minute {next((mb for t, mb in rss if t >= 60), rss[-1][1]):.0f} MB")
     print("by request: " + ", ".join(f"{k}: {v:,}" for k, v in sorted(tally.statuses.items())))

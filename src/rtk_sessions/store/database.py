@@ -65,7 +65,10 @@ def outage_as_unavailable() -> Iterator[None]:
         yield
     except Exception as error:
         if _is_outage(error):
-            raise StoreUnavailable(f"database unavailable: {error}") from error
+            # the driver's words only: SQLAlchemy's text adds the statement and its
+            # parameters (event data), which do not belong in a log line
+            cause = error.orig if isinstance(error, exc.DBAPIError) else error
+            raise StoreUnavailable(f"database unavailable: {cause}".strip()) from error
         raise
 
 
