@@ -305,6 +305,28 @@ def webhook_key_remove(
 
 
 @app.command()
+def backup(
+    path: Annotated[Path, typer.Argument(help="Where to write the copy (a new file).")],
+    force: Annotated[bool, typer.Option(help="Replace PATH if it exists.")] = False,
+) -> None:
+    """Copy the live SQLite database to PATH, consistently, while serve keeps writing."""
+    from rtk_sessions.store.backup import BackupError, backup_sqlite, sqlite_file_of
+
+    settings = _settings()
+    try:
+        source = sqlite_file_of(settings.database_url)
+        started = time.perf_counter()
+        report = backup_sqlite(source, path, overwrite=force)
+    except BackupError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    err.print(
+        f"backed up {source} to {report.path}: {report.bytes / 2**20:.1f} MiB, "
+        f"{report.pages:,} pages, integrity ok, {time.perf_counter() - started:.1f} s"
+    )
+
+
+@app.command()
 def ingest(
     files: Annotated[
         list[Path],
