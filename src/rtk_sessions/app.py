@@ -21,6 +21,7 @@ from rtk_sessions.api.limits import rate_limit
 from rtk_sessions.api.participants import ParticipantsController
 from rtk_sessions.api.peer_report import PeerReportController
 from rtk_sessions.api.quality_cache import QualityCache
+from rtk_sessions.api.request_log import logging_config
 from rtk_sessions.api.sessions import SessionsController
 from rtk_sessions.api.webhooks import WebhooksController
 from rtk_sessions.clock import Clock, system_clock
@@ -139,6 +140,7 @@ def create_app(
         middleware=[rate_limit(settings.rate_limit_per_minute).middleware]
         if settings.rate_limit_per_minute
         else [],
+        logging_config=logging_config(settings.log_level, json=settings.log_format == "json"),
         on_startup=[jobs.start] if settings.jobs_in_serve else [],
         on_shutdown=[jobs.stop] + ([] if database else [db.dispose]),
         debug=False,

@@ -134,6 +134,10 @@ class Settings(BaseSettings):
         description="How long a client may take to send a request's headers before the "
         "connection is closed (granian; uvicorn has no such setting).",
     )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="Log lines as text, or as one JSON object per line (for log shippers).",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level of the server."
     )
