@@ -18,6 +18,7 @@ from rtk_sessions.api.envelope import EXCEPTION_HANDLERS
 from rtk_sessions.api.health import HealthController
 from rtk_sessions.api.ingest import IngestController
 from rtk_sessions.api.limits import rate_limit
+from rtk_sessions.api.metrics import MetricsController
 from rtk_sessions.api.participants import ParticipantsController
 from rtk_sessions.api.peer_report import PeerReportController
 from rtk_sessions.api.quality_cache import QualityCache
@@ -113,6 +114,7 @@ def create_app(
             HealthController,
             DownloadController,
             WebhooksController,  # signed by RealtimeKit, no token
+            MetricsController,  # its own token (RTK_METRICS_TOKEN)
             openapi_json,
             *_data_routers(),
         ],

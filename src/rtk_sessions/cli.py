@@ -107,6 +107,20 @@ def worker() -> None:
 
 
 def run_server(settings: Settings) -> None:
+    # Every worker writes its metrics to files in one fresh folder, which a scrape of
+    # any worker sums (prometheus-client's multiprocess mode); set before they start.
+    import shutil
+    import tempfile
+
+    metrics_dir = tempfile.mkdtemp(prefix="rtk-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        _serve_with(settings)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _serve_with(settings: Settings) -> None:
     # Worker processes build the app from RTK_* (rtk_sessions.asgi): hand the flags on.
     os.environ.update(
         {

@@ -134,6 +134,11 @@ class Settings(BaseSettings):
         description="How long a client may take to send a request's headers before the "
         "connection is closed (granian; uvicorn has no such setting).",
     )
+    metrics_token: SecretStr = Field(
+        SecretStr(""),
+        description="Bearer token that GET /metrics (Prometheus) asks for; empty: /metrics "
+        "is off (404). Never logged.",
+    )
     log_format: Literal["text", "json"] = Field(
         "text",
         description="Log lines as text, or as one JSON object per line (for log shippers).",

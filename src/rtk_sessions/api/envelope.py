@@ -22,6 +22,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from rtk_sessions.metrics import DATABASE_ERRORS
 from rtk_sessions.store.apps import Missing
 from rtk_sessions.store.database import StoreUnavailable
 
@@ -191,6 +192,7 @@ def handle_store_unavailable(request: Request, exc: StoreUnavailable) -> Respons
     """503 with Retry-After: the database is down or busy; nothing was written, so the
     same request may be sent again (RealtimeKit's webhooks retry only 5xx)."""
     log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    DATABASE_ERRORS.inc()
     response = error_response(503, "database unavailable; nothing was stored, retry later")
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

@@ -22,6 +22,7 @@ from rtk_sessions.api.context import AppContext, context_of
 from rtk_sessions.api.envelope import INGEST_ERRORS, BadParameter, PayloadTooLarge, RequestTimeout
 from rtk_sessions.ingest.normalize import BodyError, maybe_gunzip, split_body
 from rtk_sessions.ingest.pipeline import IngestReport, ingest_items
+from rtk_sessions.metrics import INGEST_EVENTS
 
 NDJSON_TYPES = (
     "application/x-ndjson",
@@ -169,7 +170,13 @@ class IngestController(Controller):
             content_type,
             request.headers.get("content-encoding"),
         )
+        count_events("native", report)
         rejected = [RejectedEvent(r.index, r.id, r.error) for r in report.rejected]
         return IngestResponse(
             success=True, data=IngestResult(report.accepted, report.duplicates, rejected)
         )
+
+
+def count_events(door: str, report: IngestReport) -> None:
+    for (kind, outcome), count in report.by_type.items():
+        INGEST_EVENTS.labels(door, kind, outcome).inc(count)

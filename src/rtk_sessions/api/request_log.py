@@ -1,4 +1,5 @@
-"""One log line per request, with a request id that is also sent back as a header.
+"""One log line and the request metrics per request, with a request id that is also
+sent back as a header.
 
 The id is the caller's ``X-Request-ID`` when it is a plain token (so a proxy's id
 follows the request through), else a new one. Every log line written while the
@@ -17,6 +18,8 @@ import uuid
 from typing import Any
 
 from litestar.logging import LoggingConfig
+
+from rtk_sessions.metrics import HTTP_DURATION, HTTP_REQUESTS
 
 log = logging.getLogger("rtk_sessions.requests")
 REQUEST_ID_HEADER = "x-request-id"
@@ -94,7 +97,11 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            elapsed_ms = (time.perf_counter() - started) * 1000
+            elapsed_s = time.perf_counter() - started
+            elapsed_ms = elapsed_s * 1000
+            route = scope.get("path_template") or "unmatched"  # set by Litestar's router
+            HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
+            HTTP_DURATION.labels(scope["method"], route).observe(elapsed_s)
             log.info(
                 "%s %s %s %.1f ms",
                 scope["method"],

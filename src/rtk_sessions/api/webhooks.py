@@ -16,11 +16,25 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from rtk_sessions.api.context import AppContext
-from rtk_sessions.api.envelope import WEBHOOK_ERRORS, BadParameter, Unauthorized
-from rtk_sessions.api.ingest import IngestResponse, IngestResult, RejectedEvent, read_limited
+from rtk_sessions.api.envelope import (
+    WEBHOOK_ERRORS,
+    BadParameter,
+    PayloadTooLarge,
+    RequestTimeout,
+    Unauthorized,
+)
+from rtk_sessions.api.ingest import (
+    IngestResponse,
+    IngestResult,
+    RejectedEvent,
+    count_events,
+    read_limited,
+)
 from rtk_sessions.ingest import webhooks
 from rtk_sessions.ingest.pipeline import IngestReport, ingest_delivery
 from rtk_sessions.jobs.webhook_files import queue_fetch
+from rtk_sessions.metrics import WEBHOOK_DELIVERIES
+from rtk_sessions.store.database import StoreUnavailable
 from rtk_sessions.store.webhook_keys import webhook_key
 
 log = logging.getLogger("rtk_sessions.webhooks")
@@ -40,6 +54,7 @@ def _verify(ctx: AppContext, account_id: str, app_id: str, body: bytes, signatur
 
 def _receive(
     ctx: AppContext,
+    state: dict,
     account_id: str,
     app_id: str,
     body: bytes,
@@ -55,6 +70,7 @@ def _receive(
         delivery = webhooks.parse_delivery(body, uuid)
     except webhooks.DeliveryError as unreadable:
         raise BadParameter(str(unreadable)) from None
+    state["rtk_event"] = delivery.event
     now_ms = ctx.clock()
     record = webhooks.record_of(delivery, now_ms)
     mapped = webhooks.native_events(delivery)
@@ -63,6 +79,21 @@ def _receive(
     if link is not None and report.accepted and ctx.settings.webhooks_fetch_files:
         queue_fetch(ctx.db, ctx.settings, account_id, app_id, link, now_ms)
     return report
+
+
+_REFUSALS = {
+    Unauthorized: "refused",
+    BadParameter: "unreadable",
+    PayloadTooLarge: "too_large",
+    RequestTimeout: "too_slow",
+}
+
+
+def _event_label(request: Request) -> str:
+    """The delivery's event type for the metrics: RealtimeKit sends none in a header and
+    the body may be unreadable or unsigned, so only the known names are kept."""
+    event = request.scope.get("state", {}).get("rtk_event")
+    return event if event in webhooks.KNOWN_EVENTS else "other"
 
 
 class WebhooksController(Controller):
@@ -89,16 +120,31 @@ class WebhooksController(Controller):
         nothing. Every event type is stored; the meeting and participant ones become
         the sessions and participants the read API serves. ``accepted`` counts the
         delivery and the native events it maps onto."""
-        body = await read_limited(request, ctx.settings.webhook_max_bytes, "RTK_WEBHOOK_MAX_BYTES")
-        report = await anyio.to_thread.run_sync(
-            _receive,
-            ctx,
-            account_id,
-            app_id,
-            body,
-            request.headers.get("rtk-signature"),
-            request.headers.get("rtk-uuid"),
-        )
+        outcome = "error"
+        try:
+            body = await read_limited(
+                request, ctx.settings.webhook_max_bytes, "RTK_WEBHOOK_MAX_BYTES"
+            )
+            report = await anyio.to_thread.run_sync(
+                _receive,
+                ctx,
+                request.scope.setdefault("state", {}),
+                account_id,
+                app_id,
+                body,
+                request.headers.get("rtk-signature"),
+                request.headers.get("rtk-uuid"),
+            )
+            outcome = "stored" if report.accepted else "duplicate"
+        except (Unauthorized, BadParameter, PayloadTooLarge, RequestTimeout) as refused:
+            outcome = _REFUSALS[type(refused)]
+            raise
+        except StoreUnavailable:
+            outcome = "unavailable"  # answered 503: RealtimeKit delivers it again
+            raise
+        finally:
+            WEBHOOK_DELIVERIES.labels(_event_label(request), outcome).inc()
+        count_events("webhook", report)
         rejected = [RejectedEvent(r.index, r.id, r.error) for r in report.rejected]
         return IngestResponse(
             success=True, data=IngestResult(report.accepted, report.duplicates, rejected)

@@ -21,8 +21,10 @@ from rtk_sessions.store.rows import EventRow, MeetingRow, PeerRow, SessionRow, w
 from rtk_sessions.store.writer import AppWriter
 
 
-def fold_batch(writer: AppWriter, batch: list[NormalizedEvent], received_ms: int) -> int:
-    """Store a validated batch; returns how many events were new (the rest were duplicates)."""
+def fold_batch(
+    writer: AppWriter, batch: list[NormalizedEvent], received_ms: int
+) -> list[NormalizedEvent]:
+    """Store a validated batch; returns the events that were new (the rest were duplicates)."""
     inserted = writer.append_events(
         [
             EventRow(
@@ -39,14 +41,14 @@ def fold_batch(writer: AppWriter, batch: list[NormalizedEvent], received_ms: int
     )
     new_events = [e for e in batch if e.event_id in inserted]
     if not new_events:
-        return 0
+        return []
     changed_meetings = _fold_meetings(
         writer, [e for e in new_events if e.type == "meeting.upserted"]
     )
     lifecycle_events = [e for e in new_events if e.type in LIFECYCLE_TYPES]
     if lifecycle_events or changed_meetings:
         _fold_lifecycle(writer, lifecycle_events, changed_meetings)
-    return len(new_events)
+    return new_events
 
 
 def _fold_meetings(writer: AppWriter, items: list[NormalizedEvent]) -> dict[str, MeetingRow]:

@@ -7,6 +7,7 @@ never touches stored state.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,12 +24,31 @@ class IngestReport:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    by_type: Counter[tuple[str, str]] = field(default_factory=Counter)  # (type, outcome)
 
     def add(self, other: IngestReport, index_offset: int = 0) -> None:
         """Fold in the report of a later chunk whose items started at ``index_offset``."""
         self.accepted += other.accepted
         self.duplicates += other.duplicates
         self.rejected += [Rejection(r.index + index_offset, r.id, r.error) for r in other.rejected]
+        self.by_type.update(other.by_type)
+
+
+def _by_type(
+    valid: list[NormalizedEvent], new: list[NormalizedEvent], rejected: int, repeated: int
+) -> Counter[tuple[str, str]]:
+    """Events by (type, outcome): accepted, duplicate (stored before), rejected. A
+    rejected event's type cannot be trusted, nor is a copy of an id earlier in the same
+    batch decoded: those count under 'invalid' and 'unknown'."""
+    stored_now = {e.event_id for e in new}
+    counts: Counter[tuple[str, str]] = Counter(
+        (e.type, "accepted" if e.event_id in stored_now else "duplicate") for e in valid
+    )
+    if rejected:
+        counts[("invalid", "rejected")] += rejected
+    if repeated:
+        counts[("unknown", "duplicate")] += repeated
+    return counts
 
 
 def ingest_items(
@@ -40,13 +60,15 @@ def ingest_items(
 ) -> IngestReport:
     """Validate and store one batch of raw JSON events for an app."""
     batch = validate_items(items)  # type: ignore[arg-type]
-    accepted = 0
+    new: list[NormalizedEvent] = []
     if batch.events:
         with app_writer(db, account_id, app_id, now_ms) as writer:
-            accepted = fold_batch(writer, batch.events, now_ms)
-        db.note_written(accepted)
-    duplicates = len(batch.events) - accepted + batch.duplicates_in_batch
-    return IngestReport(accepted=accepted, duplicates=duplicates, rejected=batch.rejected)
+            new = fold_batch(writer, batch.events, now_ms)
+        db.note_written(len(new))
+    duplicates = len(batch.events) - len(new) + batch.duplicates_in_batch
+    report = IngestReport(accepted=len(new), duplicates=duplicates, rejected=batch.rejected)
+    report.by_type = _by_type(batch.events, new, len(batch.rejected), batch.duplicates_in_batch)
+    return report
 
 
 def ingest_delivery(
@@ -61,8 +83,12 @@ def ingest_delivery(
     transaction (the record always; mapped events that fail validation are reported).
     ``accepted`` and ``duplicates`` count the record and the mapped events together."""
     batch = validate_items([msgspec.json.encode(event) for event in mapped])
+    valid = [record, *batch.events]
     with app_writer(db, account_id, app_id, now_ms) as writer:
-        accepted = fold_batch(writer, [record, *batch.events], now_ms)
-    db.note_written(accepted)
-    stored = 1 + len(batch.events)
-    return IngestReport(accepted=accepted, duplicates=stored - accepted, rejected=batch.rejected)
+        new = fold_batch(writer, valid, now_ms)
+    db.note_written(len(new))
+    report = IngestReport(
+        accepted=len(new), duplicates=len(valid) - len(new), rejected=batch.rejected
+    )
+    report.by_type = _by_type(valid, new, len(batch.rejected), batch.duplicates_in_batch)
+    return report

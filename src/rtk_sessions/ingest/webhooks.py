@@ -33,6 +33,19 @@ FILE_EVENTS = {
     "meeting.transcript": "transcript",
     "meeting.summary": "summary",
 }
+KNOWN_EVENTS = frozenset(
+    {
+        "meeting.started",
+        "meeting.ended",
+        "meeting.participantJoined",
+        "meeting.participantLeft",
+        "meeting.chatSynced",
+        "meeting.transcript",
+        "meeting.summary",
+        "recording.statusUpdate",
+        "livestreaming.statusUpdate",
+    }
+)
 _MAX_UUID = 200
 _OBJECT = msgspec.json.Decoder(dict[str, Any])
 

@@ -21,6 +21,7 @@ from rtk_sessions.jobs.summary import KIND as SUMMARY
 from rtk_sessions.jobs.summary import run_summary
 from rtk_sessions.jobs.webhook_files import KINDS as FETCHES
 from rtk_sessions.jobs.webhook_files import run_fetch
+from rtk_sessions.metrics import JOBS
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.jobs import JobRow, claim, fail
 
@@ -53,10 +54,12 @@ class Worker:
             if handler is None:
                 raise LookupError(f"no handler for jobs of kind {job.kind!r}")
             handler(self.db, self.settings, job, self.clock())
+            JOBS.labels(job.kind, "done").inc()
         except Exception as exc:  # noqa: BLE001 - any failure is recorded on the job
             error = f"{type(exc).__name__}: {exc}"
             retry_ms = RETRY_BASE_MS * 2 ** (job.attempts - 1)
             status = fail(self.db, job, error, self.clock(), retry_ms)
+            JOBS.labels(job.kind, "failed" if status == "failed" else "retry").inc()
             log.warning(
                 "job %s (%s) attempt %s failed: %s -> %s",
                 job.job_id,

@@ -15,7 +15,7 @@ import secrets
 from typing import Literal
 
 import msgspec
-from sqlalchemy import Connection, and_, case, or_, select, update
+from sqlalchemy import Connection, and_, case, func, or_, select, update
 
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.rows import first_row, select_rows
@@ -210,6 +210,17 @@ def stored_summary(conn: Connection, app_pk: int, session_id: str) -> SummaryRow
             summaries.c.app_pk == app_pk, summaries.c.session_id == session_id
         ),
     )
+
+
+def queue_depth(db: Database) -> list[tuple[str, str, int]]:
+    """(kind, status, count) of the jobs queued or running now."""
+    query = (
+        select(jobs.c.kind, jobs.c.status, func.count())
+        .where(jobs.c.status.in_(ACTIVE))
+        .group_by(jobs.c.kind, jobs.c.status)
+    )
+    with db.read() as conn:
+        return [(kind, status, count) for kind, status, count in conn.execute(query)]
 
 
 def instance_secret(db: Database, name: str, now_ms: int) -> str:
