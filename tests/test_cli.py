@@ -186,3 +186,26 @@ def test_webhook_key_set_refuses_what_is_not_an_rsa_public_key(env, tmp_path):
         assert result.returncode == 2 and "not a PEM public key" in result.stderr
     listed = run(env, "webhook-key", "list").stdout
     assert " b " not in listed and "│ b" not in listed
+
+
+def test_erase_user_keeps_the_numbers_and_says_what_it_did(env, tmp_path):
+    from rtk_sessions.store.apps import app_key
+    from tests.factories import MIN, T0, started, visit
+
+    events = [started("s1", "m1", T0), *visit("s1", "p1", T0, T0 + MIN, user_id="u-ann",
+                                              display_name="Ann Secret")]
+    file = tmp_path / "e.ndjson"
+    file.write_text("\n".join(json.dumps(e) for e in events))
+    run(env, "ingest", "--account", "acc", "--app", "a1", str(file))
+    done = run(env, "erase-user", "--account", "acc", "--app", "a1", "u-ann")
+    assert "1 peers in 1 sessions" in done.stderr
+    db = Database(env["RTK_DATABASE_URL"])
+    try:
+        assert app_key(db, "acc", "a1") is not None
+        with db.read() as conn:
+            names = [r[0] for r in conn.exec_driver_sql("SELECT display_name FROM peers")]
+    finally:
+        db.dispose()
+    assert names == [None]
+    again = run(env, "erase-user", "--account", "acc", "--app", "a1", "u-ann", check=False)
+    assert again.returncode == 1 and "no user" in again.stderr

@@ -11,6 +11,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from rtk_sessions import __version__
+from rtk_sessions.api.admin import AdminController
 from rtk_sessions.api.auth import token_guard
 from rtk_sessions.api.context import AppContext, provide_context
 from rtk_sessions.api.downloads import DownloadController, ExportsController, SummaryRequestBody
@@ -64,7 +65,7 @@ def _data_routers() -> list[Router]:
     ] + [
         Router(
             path="/",
-            route_handlers=[IngestController],
+            route_handlers=[IngestController, AdminController],
             guards=[token_guard],
             security=TOKEN_SECURITY,
         )

@@ -174,7 +174,7 @@ def token_create(
         ),
     ] = None,
     scope: Annotated[
-        list[str] | None, typer.Option(help="read and/or ingest (repeatable); default: read.")
+        list[str] | None, typer.Option(help="read, ingest, admin (repeatable); default: read.")
     ] = None,
     email: Annotated[
         str | None, typer.Option(help="Bind to this email (checked with X-Auth-Email).")
@@ -316,6 +316,30 @@ def webhook_key_remove(
         err.print(f"[red]no webhook key set for {account}/{app_id}[/red]")
         raise typer.Exit(1)
     err.print(f"webhook key for {account}/{app_id} removed")
+
+
+@app.command("erase-user")
+def erase_user_command(
+    user_id: Annotated[str, typer.Argument(help="The user id as ingested (peer.joined user_id).")],
+    account: Annotated[str, typer.Option(help="Account id.")],
+    app_id: Annotated[str, typer.Option("--app", help="App id.")],
+) -> None:
+    """Erase a user's names, ids, IPs, user agents, chat and transcript lines; numbers stay."""
+    from rtk_sessions.store.apps import app_key
+    from rtk_sessions.store.erasure import erase_user
+
+    database = _database(_settings())
+    app_pk = app_key(database, account, app_id)
+    report = erase_user(database, app_pk, user_id, system_clock()) if app_pk else None
+    if report is None or report.pseudonym is None:
+        err.print(f"[red]no user {user_id!r} in {account}/{app_id}[/red]")
+        raise typer.Exit(1)
+    err.print(
+        f"erased user {user_id!r} in {account}/{app_id}: {report.peers} peers in "
+        f"{report.sessions} sessions now {report.pseudonym}; {report.events_rewritten} "
+        f"events scrubbed, {report.events_tombstoned} chat/transcript/webhook events "
+        f"erased, {report.summaries_deleted} summaries deleted"
+    )
 
 
 @app.command()

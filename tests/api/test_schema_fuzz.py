@@ -24,14 +24,14 @@ from rtk_sessions.app import create_app
 from rtk_sessions.config import Settings
 from rtk_sessions.store.webhook_keys import WebhookKeyRow, set_webhook_key
 from tests.api.support import running_server
-from tests.conftest import ACCOUNT, APP
+from tests.conftest import ACCOUNT, APP, make_token
 from tests.factories import T0, chat_message, transcript_segment
 from tests.rtk_webhooks import public_pem
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "basic" / "events.ndjson"
 OPENAPI = create_app(Settings(database_url="sqlite://", jobs_in_serve=False)).openapi_schema
 schema = schemathesis.openapi.from_dict(OPENAPI.to_schema())
-KNOWN: dict[str, list[str]] = {"session_id": [], "peer_id": []}  # filled by the fixture
+KNOWN: dict[str, list[str]] = {"session_id": [], "peer_id": [], "user_id": []}  # by the fixture
 # per database: (method, path, status) of every answer past authentication
 REACHED: dict[str, set[tuple[str, str, int]]] = {"sqlite": set(), "postgres": set()}
 
@@ -47,7 +47,7 @@ def _reach_past_auth(context, path_parameters: dict[str, Any]):
     if "app_id" in path_parameters:
         fixed["app_id"] = st.just(APP)
     for name, known in (("session_id", "session_id"), ("peer_id", "peer_id"),
-                        ("participant_id", "peer_id")):
+                        ("participant_id", "peer_id"), ("user_id", "user_id")):
         if name in path_parameters and KNOWN[known]:
             fixed[name] = st.sampled_from(KNOWN[known]) | st.just(path_parameters[name])
     return st.fixed_dictionaries(fixed)
@@ -93,6 +93,7 @@ def server(backend: str, tmp_path_factory):
             for sid in KNOWN["session_id"][:3]:
                 peers = http.get(f"{base}/sessions/{sid}/participants").json()
                 ids = [p["id"] for p in peers["data"]["participants"]]
+                KNOWN["user_id"] += [p["user_id"] for p in peers["data"]["participants"]][:3]
                 KNOWN["peer_id"] += ids[:3]
                 extras += [chat_message(sid, ids[0], T0, f"c-{sid}", "hello"),
                            transcript_segment(sid, ids[0], T0, 0, 1000, "hello world")]
@@ -104,6 +105,7 @@ def server(backend: str, tmp_path_factory):
                 assert time.monotonic() < deadline, "the summary job did not finish"
                 time.sleep(0.05)
         set_webhook_key(live.db, WebhookKeyRow(ACCOUNT, APP, public_pem(), "f" * 64, T0))
+        live.token = make_token(live.db, ACCOUNT, scopes=("read", "ingest", "admin"))
         yield live
 
 

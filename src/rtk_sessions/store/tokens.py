@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select, update
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.tables import api_tokens
 
-SCOPES = ("read", "ingest")
+SCOPES = ("read", "ingest", "admin")  # admin: erasing a user's data
 
 
 @dataclass(frozen=True, slots=True)
