@@ -139,6 +139,31 @@ class Settings(BaseSettings):
         description="Bearer token that GET /metrics (Prometheus) asks for; empty: /metrics "
         "is off (404). Never logged.",
     )
+    retain_telemetry_days: int = Field(
+        0, ge=0, description="Purge raw WebRTC stats (peer.stats) older than this; 0 keeps them."
+    )
+    retain_chat_days: int = Field(
+        0, ge=0, description="Purge chat messages older than this; 0 keeps them."
+    )
+    retain_transcripts_days: int = Field(
+        0,
+        ge=0,
+        description="Purge transcript segments (and summaries) older than this; 0 keeps them.",
+    )
+    retain_peer_metadata_days: int = Field(
+        0,
+        ge=0,
+        description="Purge peer metadata (IPs, user agents, devices) older than this; 0 keeps it.",
+    )
+    retain_sessions_days: int = Field(
+        0,
+        ge=0,
+        description="Purge whole sessions (with peers, events, summaries) that started longer "
+        "ago than this; 0 keeps them.",
+    )
+    retention_interval_minutes: float = Field(
+        60.0, gt=0, le=10_080, description="How often the retention purge runs."
+    )
     log_format: Literal["text", "json"] = Field(
         "text",
         description="Log lines as text, or as one JSON object per line (for log shippers).",

@@ -55,6 +55,11 @@ JOBS = Counter(
     "Job attempts finished, by kind and outcome (done, retry, failed).",
     ["kind", "outcome"],
 )
+RETENTION_PURGED = Counter(
+    "rtk_retention_purged_total",
+    "Rows purged by retention: events of each kind, whole top-level sessions, summaries.",
+    ["kind"],
+)
 DATABASE_ERRORS = Counter(
     "rtk_database_unavailable_total",
     "Requests answered 503 because the database was down, full or locked.",

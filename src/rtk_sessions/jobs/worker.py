@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 from rtk_sessions.clock import Clock, system_clock
 from rtk_sessions.config import Settings
+from rtk_sessions.jobs.retention import KIND as RETENTION
+from rtk_sessions.jobs.retention import policy_of, queue_retention, run_retention
 from rtk_sessions.jobs.summary import KIND as SUMMARY
 from rtk_sessions.jobs.summary import run_summary
 from rtk_sessions.jobs.webhook_files import KINDS as FETCHES
@@ -27,7 +29,9 @@ from rtk_sessions.store.jobs import JobRow, claim, fail
 
 log = logging.getLogger("rtk_sessions.jobs")
 Handler = Callable[[Database, Settings, JobRow, int], None]
-HANDLERS: dict[str, Handler] = {SUMMARY: run_summary} | {kind: run_fetch for kind in FETCHES}
+HANDLERS: dict[str, Handler] = {SUMMARY: run_summary, RETENTION: run_retention} | {
+    kind: run_fetch for kind in FETCHES
+}
 RETRY_BASE_MS = 2_000
 
 
@@ -42,6 +46,15 @@ class Worker:
         self.db, self.settings, self.clock = db, settings, clock
         self.handlers = handlers or HANDLERS
         self.worker_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._retention_due_ms = 0  # queued at the first chance, then every interval
+
+    def schedule(self) -> None:
+        """Queue the periodic jobs that are due (retention, when any is set)."""
+        now_ms = self.clock()
+        if now_ms < self._retention_due_ms or not policy_of(self.settings).active:
+            return
+        queue_retention(self.db, self.settings, now_ms)  # one at a time, across workers
+        self._retention_due_ms = now_ms + int(self.settings.retention_interval_minutes * 60_000)
 
     def run_once(self) -> JobRow | None:
         """Claim and run one job; the job as claimed, or None when there was none."""
@@ -74,6 +87,7 @@ class Worker:
         """Work until ``stop`` is set, waiting ``job_poll_seconds`` when there is nothing."""
         while not stop.is_set():
             try:
+                self.schedule()
                 ran = self.run_once()
             except Exception:  # noqa: BLE001 - e.g. the database is briefly unreachable
                 log.exception("job worker %s: claiming failed; retrying", self.worker_id)

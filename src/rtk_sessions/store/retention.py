@@ -1,0 +1,164 @@
+"""Retention: data older than its setting is purged in small transactions.
+
+Each kind has its own age limit (days; 0 keeps it for ever): raw telemetry
+(``peer.stats``), chat, transcripts (with the summaries made from them), peer
+metadata (``peer.metadata``: IPs, user agents, devices) and whole sessions. A purge
+deletes at most ``batch`` rows (or sessions) per transaction and starts a new one
+after, so ingest, which needs the app's write lock, waits at most one short batch.
+
+Whole sessions go with everything that hangs off them (breakout rooms, peers, every
+event, summaries, jobs), and the app's kept list total is lowered in the same
+transaction, so list totals stay exact. Only sessions nobody is still in are purged.
+An age is measured from the event's own time (``ts``), a session's from its start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, func, select, true, update
+
+from rtk_sessions.store.database import Database, chunks
+from rtk_sessions.store.tables import apps, events, jobs, peers, sessions, summaries
+
+DAY_MS = 86_400_000
+KINDS = ("telemetry", "chat", "transcripts", "peer_metadata", "sessions")
+_EVENT_TYPES = {
+    "telemetry": ("peer.stats",),
+    "chat": ("chat.message",),
+    "transcripts": ("transcript.segment",),
+    "peer_metadata": ("peer.metadata",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    """Days to keep each kind of data; 0 keeps it for ever."""
+
+    telemetry: int = 0
+    chat: int = 0
+    transcripts: int = 0
+    peer_metadata: int = 0
+    sessions: int = 0
+
+    @property
+    def active(self) -> bool:
+        return any(getattr(self, kind) for kind in KINDS)
+
+
+@dataclass(slots=True)
+class PurgeReport:
+    purged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    summaries: int = 0
+
+
+def purge(db: Database, policy: RetentionPolicy, now_ms: int, batch: int = 2_000) -> PurgeReport:
+    """Purge everything older than the policy allows; returns how much went, by kind
+    (events for the event kinds, top-level sessions for ``sessions``)."""
+    report = PurgeReport()
+    for kind, types in _EVENT_TYPES.items():
+        days = getattr(policy, kind)
+        if days:
+            cutoff = now_ms - days * DAY_MS
+            report.purged[kind] = _purge_events(db, types, cutoff, batch)
+    if policy.transcripts:
+        report.summaries = _purge_summaries(db, now_ms - policy.transcripts * DAY_MS)
+    if policy.sessions:
+        report.purged["sessions"] = _purge_sessions(
+            db, now_ms - policy.sessions * DAY_MS, max(1, batch // 20)
+        )
+    return report
+
+
+def _purge_events(db: Database, types: tuple[str, ...], cutoff_ms: int, batch: int) -> int:
+    total = 0
+    while True:
+        with db.write() as conn:
+            doomed = conn.execute(
+                select(events.c.app_pk, events.c.event_id)
+                .where(events.c.type.in_(types), events.c.ts_ms < cutoff_ms)
+                .limit(batch)
+            ).all()
+            for app_pk in {app for app, _ in doomed}:
+                ids = [event_id for app, event_id in doomed if app == app_pk]
+                for chunk in chunks(ids):
+                    conn.execute(
+                        delete(events).where(
+                            events.c.app_pk == app_pk, events.c.event_id.in_(chunk)
+                        )
+                    )
+        total += len(doomed)
+        if len(doomed) < batch:
+            return total
+
+
+def _purge_summaries(db: Database, cutoff_ms: int) -> int:
+    with db.write() as conn:
+        return conn.execute(delete(summaries).where(summaries.c.created_ms < cutoff_ms)).rowcount
+
+
+def _purge_sessions(db: Database, cutoff_ms: int, batch: int) -> int:
+    total = 0
+    while True:
+        with db.write() as conn:
+            doomed = conn.execute(
+                select(sessions.c.app_pk, sessions.c.session_id)
+                .where(
+                    sessions.c.parent_session_id.is_(None),
+                    sessions.c.started_ms < cutoff_ms,
+                    sessions.c.tree_open_peers == 0,
+                )
+                .limit(batch)
+            ).all()
+            for app_pk in sorted({app for app, _ in doomed}):
+                db.serialize_app_writes(conn, app_pk)
+                _delete_sessions(conn, app_pk, [sid for app, sid in doomed if app == app_pk])
+        total += len(doomed)
+        if len(doomed) < batch:
+            return total
+
+
+def _delete_sessions(conn, app_pk: int, top_level: list[str]) -> None:
+    rooms = (
+        conn.execute(
+            select(sessions.c.session_id).where(
+                sessions.c.app_pk == app_pk, sessions.c.parent_session_id.in_(top_level)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    doomed = [*top_level, *rooms]
+    listed = conn.execute(
+        select(func.count()).where(
+            sessions.c.app_pk == app_pk,
+            sessions.c.session_id.in_(doomed),
+            sessions.c.listed == true(),
+        )
+    ).scalar_one()
+    peer_ids = (
+        conn.execute(
+            select(peers.c.peer_id).where(peers.c.app_pk == app_pk, peers.c.session_id.in_(doomed))
+        )
+        .scalars()
+        .all()
+    )
+    for chunk in chunks(peer_ids):  # a peer's metadata and stats may name no session
+        conn.execute(delete(events).where(events.c.app_pk == app_pk, events.c.peer_id.in_(chunk)))
+    for chunk in chunks(doomed):
+        in_chunk = {"app_pk": app_pk, "ids": chunk}
+        conn.execute(delete(events).where(*_of(events, in_chunk)))
+        conn.execute(delete(peers).where(*_of(peers, in_chunk)))
+        conn.execute(delete(summaries).where(*_of(summaries, in_chunk)))
+        conn.execute(delete(jobs).where(*_of(jobs, in_chunk)))
+        conn.execute(delete(sessions).where(*_of(sessions, in_chunk)))
+    if listed:
+        conn.execute(
+            update(apps)
+            .where(apps.c.app_pk == app_pk)
+            .values(listed_sessions=apps.c.listed_sessions - listed)
+        )
+
+
+def _of(table, where: dict) -> tuple:
+    return (table.c.app_pk == where["app_pk"], table.c.session_id.in_(where["ids"]))
