@@ -76,8 +76,8 @@ def test_token_list_and_revoke(env):
 
 
 def test_token_create_refuses_unknown_scope(env):
-    result = run(env, "token", "create", "--account", "acc", "--scope", "admin", check=False)
-    assert result.returncode == 2 and "scopes must be some of read, ingest" in result.stderr
+    result = run(env, "token", "create", "--account", "acc", "--scope", "root", check=False)
+    assert result.returncode == 2 and "scopes must be some of read, ingest, admin" in result.stderr
 
 
 def test_ingest_files_counts_and_is_idempotent(env, tmp_path):
