@@ -209,3 +209,27 @@ def test_erase_user_keeps_the_numbers_and_says_what_it_did(env, tmp_path):
     assert names == [None]
     again = run(env, "erase-user", "--account", "acc", "--app", "a1", "u-ann", check=False)
     assert again.returncode == 1 and "no user" in again.stderr
+
+
+def test_alert_webhook_set_prints_the_secret_once_list_hides_it_remove(env):
+    from rtk_sessions.store.alerts import target_of
+
+    made = run(env, "alert-webhook", "set", "--account", "acc", "--app", "a1",
+               "--mos-below", "0.4", "--intervals", "5", "https://ops.example.com/hook")
+    secret = made.stdout.strip().splitlines()[-1]
+    assert len(secret) == 64
+    listed = run(env, "alert-webhook", "list").stdout
+    assert "https://ops.example.com/hook" in listed and secret not in listed
+    db = Database(env["RTK_DATABASE_URL"])
+    try:
+        stored = target_of(db, "acc", "a1")
+        assert stored is not None and (stored.secret, stored.mos_below, stored.low_intervals) == (
+            secret, 0.4, 5)
+    finally:
+        db.dispose()
+    bad = run(env, "alert-webhook", "set", "--account", "acc", "--app", "a1", "ftp://x",
+              check=False)
+    assert bad.returncode == 2
+    run(env, "alert-webhook", "remove", "--account", "acc", "--app", "a1")
+    again = run(env, "alert-webhook", "remove", "--account", "acc", "--app", "a1", check=False)
+    assert again.returncode == 1

@@ -35,6 +35,11 @@ webhook_key_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(webhook_key_app, name="webhook-key")
+alert_app = typer.Typer(
+    help="Set, list and remove the URL each app's quality alerts are POSTed to.",
+    no_args_is_help=True,
+)
+app.add_typer(alert_app, name="alert-webhook")
 err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 INGEST_CHUNK = 5_000
@@ -316,6 +321,73 @@ def webhook_key_remove(
         err.print(f"[red]no webhook key set for {account}/{app_id}[/red]")
         raise typer.Exit(1)
     err.print(f"webhook key for {account}/{app_id} removed")
+
+
+@alert_app.command("set")
+def alert_webhook_set(
+    url: Annotated[str, typer.Argument(help="Where to POST the alerts (http or https).")],
+    account: Annotated[str, typer.Option(help="Account id.")],
+    app_id: Annotated[str, typer.Option("--app", help="App id.")],
+    mos_below: Annotated[
+        float, typer.Option(help="Alert when a peer's mos_quality (0..1) stays below this.")
+    ] = 0.5,
+    intervals: Annotated[
+        int, typer.Option(help="... for this many stats intervals in a row (7 s each).")
+    ] = 3,
+) -> None:
+    """POST app B's quality alerts to URL (replaces any earlier one). The signing secret
+    is printed once, alone on the last line of standard output."""
+    import secrets
+
+    from rtk_sessions.store.alerts import AlertTarget, set_target
+
+    if not url.startswith(("http://", "https://")) or not 0 < mos_below <= 1 or intervals < 1:
+        err.print("[red]URL must be http(s), --mos-below in (0, 1], --intervals 1 or more[/red]")
+        raise typer.Exit(2)
+    secret = secrets.token_hex(32)
+    target = AlertTarget(account, app_id, url, secret, mos_below, intervals, system_clock())
+    set_target(_database(_settings()), target)
+    err.print(
+        f"alerts of {account}/{app_id} go to {url} (mos_quality below {mos_below} for "
+        f"{intervals} intervals, and every ended session). Signing secret, shown only now:"
+    )
+    print(secret)
+
+
+@alert_app.command("list")
+def alert_webhook_list(
+    account: Annotated[str | None, typer.Option(help="Only this account's.")] = None,
+) -> None:
+    """List the apps' alert URLs and rules (not their secrets)."""
+    from rich.table import Table
+
+    from rtk_sessions.store.alerts import targets
+
+    table = Table("account", "app", "url", "mos below", "intervals", "set")
+    for t in targets(_database(_settings()), account):
+        table.add_row(
+            t.account_id,
+            t.app_id,
+            t.url,
+            str(t.mos_below),
+            str(t.low_intervals),
+            iso_ms(t.created_ms),
+        )
+    _table_console().print(table)
+
+
+@alert_app.command("remove")
+def alert_webhook_remove(
+    account: Annotated[str, typer.Option(help="Account id.")],
+    app_id: Annotated[str, typer.Option("--app", help="App id.")],
+) -> None:
+    """Stop sending the app's alerts (queued deliveries are dropped)."""
+    from rtk_sessions.store.alerts import remove_target
+
+    if not remove_target(_database(_settings()), account, app_id):
+        err.print(f"[red]no alert webhook for {account}/{app_id}[/red]")
+        raise typer.Exit(1)
+    err.print(f"alert webhook of {account}/{app_id} removed")
 
 
 @app.command("erase-user")

@@ -161,6 +161,13 @@ class Settings(BaseSettings):
         description="Purge whole sessions (with peers, events, summaries) that started longer "
         "ago than this; 0 keeps them.",
     )
+    alerts_scan_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="How often the job workers look for ended sessions and low-quality "
+        "peers to alert on, while any app has an alert webhook.",
+    )
     retention_interval_minutes: float = Field(
         60.0, gt=0, le=10_080, description="How often the retention purge runs."
     )

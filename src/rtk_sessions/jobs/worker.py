@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from rtk_sessions.clock import Clock, system_clock
 from rtk_sessions.config import Settings
+from rtk_sessions.jobs.alerts import DELIVERY, SCAN, queue_scan, run_delivery, run_scan
 from rtk_sessions.jobs.retention import KIND as RETENTION
 from rtk_sessions.jobs.retention import policy_of, queue_retention, run_retention
 from rtk_sessions.jobs.summary import KIND as SUMMARY
@@ -24,14 +25,18 @@ from rtk_sessions.jobs.summary import run_summary
 from rtk_sessions.jobs.webhook_files import KINDS as FETCHES
 from rtk_sessions.jobs.webhook_files import run_fetch
 from rtk_sessions.metrics import JOBS
+from rtk_sessions.store.alerts import targets as alert_targets
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.jobs import JobRow, claim, fail
 
 log = logging.getLogger("rtk_sessions.jobs")
 Handler = Callable[[Database, Settings, JobRow, int], None]
-HANDLERS: dict[str, Handler] = {SUMMARY: run_summary, RETENTION: run_retention} | {
-    kind: run_fetch for kind in FETCHES
-}
+HANDLERS: dict[str, Handler] = {
+    SUMMARY: run_summary,
+    RETENTION: run_retention,
+    SCAN: run_scan,
+    DELIVERY: run_delivery,
+} | {kind: run_fetch for kind in FETCHES}
 RETRY_BASE_MS = 2_000
 
 
@@ -47,14 +52,19 @@ class Worker:
         self.handlers = handlers or HANDLERS
         self.worker_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._retention_due_ms = 0  # queued at the first chance, then every interval
+        self._alerts_due_ms = 0
 
     def schedule(self) -> None:
-        """Queue the periodic jobs that are due (retention, when any is set)."""
+        """Queue the periodic jobs that are due: retention when any is set, the alert
+        scan when any app has an alert webhook (each one at a time, across workers)."""
         now_ms = self.clock()
-        if now_ms < self._retention_due_ms or not policy_of(self.settings).active:
-            return
-        queue_retention(self.db, self.settings, now_ms)  # one at a time, across workers
-        self._retention_due_ms = now_ms + int(self.settings.retention_interval_minutes * 60_000)
+        if now_ms >= self._retention_due_ms and policy_of(self.settings).active:
+            queue_retention(self.db, self.settings, now_ms)
+            self._retention_due_ms = now_ms + int(self.settings.retention_interval_minutes * 60_000)
+        if now_ms >= self._alerts_due_ms:
+            self._alerts_due_ms = now_ms + int(self.settings.alerts_scan_seconds * 1000)
+            if alert_targets(self.db):
+                queue_scan(self.db, self.settings, now_ms)
 
     def run_once(self) -> JobRow | None:
         """Claim and run one job; the job as claimed, or None when there was none."""

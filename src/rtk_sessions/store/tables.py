@@ -25,6 +25,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -249,4 +250,30 @@ webhook_keys = Table(
     Column("public_key_pem", Text, nullable=False),
     Column("fingerprint", String(64), nullable=False),  # SHA-256 of the key (DER), hex
     Column("updated_ms", Ms, nullable=False),
+)
+
+# Where an app's quality alerts go (rtk-sessions alert-webhook set), with the secret
+# that signs them (HMAC-SHA256; it must be stored to sign with) and the MOS rule.
+alert_webhooks = Table(
+    "alert_webhooks",
+    metadata,
+    Column("account_id", String(256), primary_key=True),
+    Column("app_id", String(256), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("mos_below", Float, nullable=False),  # mos_quality 0..1
+    Column("low_intervals", Integer, nullable=False),
+    Column("created_ms", Ms, nullable=False),
+)
+
+# Every alert raised, once (its id is the idempotency id the receiver sees), with the
+# JSON body delivered; a job per alert delivers it, retried with back-off.
+alert_outbox = Table(
+    "alert_outbox",
+    metadata,
+    Column("app_pk", Integer, primary_key=True),
+    Column("alert_id", String(256), primary_key=True),
+    Column("kind", String(32), nullable=False),  # session.ended | peer.low_quality
+    Column("payload", Text, nullable=False),
+    Column("created_ms", Ms, nullable=False),
 )
