@@ -126,7 +126,9 @@ def test_the_retention_job_is_queued_once_and_purges(database: Database, databas
     for worker in workers:
         worker.schedule()  # three workers, one job
     assert count(database, jobs, kind="retention") == 1
+    purged_before = _purged_metric("chat")
     assert workers[0].run_once() is not None
+    assert _purged_metric("chat") - purged_before == 4  # counted for Prometheus
     with database.read() as conn:
         status = conn.execute(select(jobs.c.status).where(jobs.c.kind == "retention")).scalar()
     assert status == "done"
@@ -136,3 +138,9 @@ def test_the_retention_job_is_queued_once_and_purges(database: Database, databas
     idle = Worker(database, Settings(database_url=database_url), clock=lambda: NOW)
     idle.schedule()  # no retention set: nothing queued
     assert count(database, jobs, kind="retention") == 1
+
+
+def _purged_metric(kind: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("rtk_retention_purged_total", {"kind": kind}) or 0.0
