@@ -7,13 +7,13 @@ import threading
 from litestar import Litestar, Request, Router, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from rtk_sessions import __version__
 from rtk_sessions.api.admin import AdminController
 from rtk_sessions.api.auth import token_guard
 from rtk_sessions.api.context import AppContext, provide_context
+from rtk_sessions.api.docs import docs_plugin, static_files
 from rtk_sessions.api.downloads import DownloadController, ExportsController, SummaryRequestBody
 from rtk_sessions.api.envelope import EXCEPTION_HANDLERS
 from rtk_sessions.api.health import HealthController
@@ -116,6 +116,7 @@ def create_app(
             DownloadController,
             WebhooksController,  # signed by RealtimeKit, no token
             MetricsController,  # its own token (RTK_METRICS_TOKEN)
+            static_files(),  # the /docs UI's files
             openapi_json,
             *_data_routers(),
         ],
@@ -126,7 +127,7 @@ def create_app(
             version=__version__,
             description=API_DESCRIPTION,
             path="/docs",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[docs_plugin()],
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(
