@@ -65,6 +65,7 @@ def test_metrics_after_real_traffic_across_two_workers(tmp_path):
                                    headers=bearer)
                 assert listed.status_code == 200
             assert http.get("/nowhere").status_code == 404
+            made_up = http.request("BREW", "/nowhere")  # a method nobody uses
             assert http.post("/client/v4/accounts/a/realtime/kit/b/sessions/s1/summary"
                              ).status_code == 200
             deadline = time.monotonic() + 30
@@ -95,6 +96,9 @@ def test_metrics_after_real_traffic_across_two_workers(tmp_path):
                  route=LIST) == 20
     assert value(found, "rtk_http_requests_total", method="GET", route="unmatched",
                  status="404") == 1
+    assert value(found, "rtk_http_requests_total", method="other", route="unmatched",
+                 status=str(made_up.status_code)) == 1
+    assert "BREW" not in scrapes[-1].text  # made-up methods do not become labels
     ingest = {"door": "native"}
     assert value(found, "rtk_ingest_events_total", **ingest, type="peer.joined",
                  outcome="accepted") == 1

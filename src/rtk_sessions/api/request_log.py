@@ -11,6 +11,7 @@ string (a download link's signature is a credential) or any header.
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import re
 import time
@@ -100,8 +101,9 @@ class RequestLog:
             elapsed_s = time.perf_counter() - started
             elapsed_ms = elapsed_s * 1000
             route = scope.get("path_template") or "unmatched"  # set by Litestar's router
-            HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
-            HTTP_DURATION.labels(scope["method"], route).observe(elapsed_s)
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            _counted(method, route, status).inc()
+            _timed(method, route).observe(elapsed_s)
             log.info(
                 "%s %s %s %.1f ms",
                 scope["method"],
@@ -116,6 +118,22 @@ class RequestLog:
                 },
             )
             current_request_id.reset(token)
+
+
+# any other method a client makes up is counted as "other": labels must stay few
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+@functools.cache
+def _counted(method: str, route: str, status: int) -> Any:
+    """The labelled counter, looked up once per (method, route template, status): a
+    bounded set, since paths are templates and unknown ones are all ``unmatched``."""
+    return HTTP_REQUESTS.labels(method, route, str(status))
+
+
+@functools.cache
+def _timed(method: str, route: str) -> Any:
+    return HTTP_DURATION.labels(method, route)
 
 
 def _request_id(scope: Any) -> str:

@@ -23,13 +23,7 @@ from rtk_sessions.api.envelope import (
     RequestTimeout,
     Unauthorized,
 )
-from rtk_sessions.api.ingest import (
-    IngestResponse,
-    IngestResult,
-    RejectedEvent,
-    count_events,
-    read_limited,
-)
+from rtk_sessions.api.ingest import IngestResponse, answer_for, read_limited
 from rtk_sessions.ingest import webhooks
 from rtk_sessions.ingest.pipeline import IngestReport, ingest_delivery
 from rtk_sessions.jobs.webhook_files import queue_fetch
@@ -144,8 +138,4 @@ class WebhooksController(Controller):
             raise
         finally:
             WEBHOOK_DELIVERIES.labels(_event_label(request), outcome).inc()
-        count_events("webhook", report)
-        rejected = [RejectedEvent(r.index, r.id, r.error) for r in report.rejected]
-        return IngestResponse(
-            success=True, data=IngestResult(report.accepted, report.duplicates, rejected)
-        )
+        return answer_for("webhook", report)
