@@ -75,9 +75,6 @@ class RequestLog:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    def __getattr__(self, name: str) -> Any:  # the wrapped app's attributes (state, ...)
-        return getattr(self.app, name)
-
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)

@@ -14,7 +14,12 @@ from typing import Any
 import msgspec
 
 from rtk_sessions.ingest.fold import fold_batch
-from rtk_sessions.ingest.normalize import NormalizedEvent, Rejection, validate_items
+from rtk_sessions.ingest.normalize import (
+    NormalizedEvent,
+    Rejection,
+    ValidatedBatch,
+    validate_items,
+)
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.writer import app_writer
 
@@ -60,15 +65,7 @@ def ingest_items(
 ) -> IngestReport:
     """Validate and store one batch of raw JSON events for an app."""
     batch = validate_items(items)  # type: ignore[arg-type]
-    new: list[NormalizedEvent] = []
-    if batch.events:
-        with app_writer(db, account_id, app_id, now_ms) as writer:
-            new = fold_batch(writer, batch.events, now_ms)
-        db.note_written(len(new))
-    duplicates = len(batch.events) - len(new) + batch.duplicates_in_batch
-    report = IngestReport(accepted=len(new), duplicates=duplicates, rejected=batch.rejected)
-    report.by_type = _by_type(batch.events, new, len(batch.rejected), batch.duplicates_in_batch)
-    return report
+    return _store(db, account_id, app_id, batch.events, batch, now_ms)
 
 
 def ingest_delivery(
@@ -83,12 +80,28 @@ def ingest_delivery(
     transaction (the record always; mapped events that fail validation are reported).
     ``accepted`` and ``duplicates`` count the record and the mapped events together."""
     batch = validate_items([msgspec.json.encode(event) for event in mapped])
-    valid = [record, *batch.events]
-    with app_writer(db, account_id, app_id, now_ms) as writer:
-        new = fold_batch(writer, valid, now_ms)
-    db.note_written(len(new))
-    report = IngestReport(
-        accepted=len(new), duplicates=len(valid) - len(new), rejected=batch.rejected
+    return _store(db, account_id, app_id, [record, *batch.events], batch, now_ms)
+
+
+def _store(
+    db: Database,
+    account_id: str,
+    app_id: str,
+    valid: list[NormalizedEvent],
+    batch: ValidatedBatch,
+    now_ms: int,
+) -> IngestReport:
+    """Fold ``valid`` into the app in one transaction (none when there is nothing to
+    store) and report it with the batch's rejections and in-batch repeats."""
+    new: list[NormalizedEvent] = []
+    if valid:
+        with app_writer(db, account_id, app_id, now_ms) as writer:
+            new = fold_batch(writer, valid, now_ms)
+        db.note_written(len(new))
+    repeated = batch.duplicates_in_batch
+    return IngestReport(
+        accepted=len(new),
+        duplicates=len(valid) - len(new) + repeated,
+        rejected=batch.rejected,
+        by_type=_by_type(valid, new, len(batch.rejected), repeated),
     )
-    report.by_type = _by_type(valid, new, len(batch.rejected), batch.duplicates_in_batch)
-    return report

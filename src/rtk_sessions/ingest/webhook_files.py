@@ -70,11 +70,12 @@ def transcript_events(text: str, session_id: str, session_start_ms: int) -> list
             raise FileFormatError(
                 f"transcript CSV line {n}: Timestamp {row['Timestamp']!r} is not ms"
             ) from None
+    next_later = _next_later_starts(starts)
     events = []
     for n, (row, start) in enumerate(zip(rows, starts, strict=True)):
         spoken = start + MS_PER_WORD * max(1, len(row["Transcript"].split()))
-        later = [s for s in starts[n + 1 :] if s > start]
-        end = min(spoken, later[0]) if later else spoken
+        later = next_later[n]
+        end = spoken if later is None else min(spoken, later)
         events.append(
             {
                 "id": f"rtk-transcript:{session_id}:{n}",
@@ -88,3 +89,17 @@ def transcript_events(text: str, session_id: str, session_start_ms: int) -> list
             }
         )
     return events
+
+
+def _next_later_starts(starts: list[int]) -> list[int | None]:
+    """For each row, the first start after it that is later than its own (rows that
+    start together overlap; the next later one ends them): the next greater element,
+    found in one pass from the end with a stack of candidates."""
+    found: list[int | None] = [None] * len(starts)
+    candidates: list[int] = []  # starts to the right, increasing towards the bottom
+    for n in range(len(starts) - 1, -1, -1):
+        while candidates and candidates[-1] <= starts[n]:
+            candidates.pop()
+        found[n] = candidates[-1] if candidates else None
+        candidates.append(starts[n])
+    return found

@@ -22,13 +22,13 @@ import msgspec
 
 from rtk_sessions.analytics.alerts import average_mos, low_quality_run
 from rtk_sessions.analytics.lifecycle import minutes_consumed_ms
-from rtk_sessions.analytics.quality import intervals_of
+from rtk_sessions.analytics.quality import Measured, intervals_of
 from rtk_sessions.clock import iso_ms
 from rtk_sessions.config import Settings
 from rtk_sessions.ingest.stored import stats_samples
 from rtk_sessions.store import alerts as store
 from rtk_sessions.store.database import Database
-from rtk_sessions.store.jobs import JobRow, complete, enqueue
+from rtk_sessions.store.jobs import JobRow, complete, enqueue, enqueue_periodic
 from rtk_sessions.store.peer_report import load_stats
 
 SCAN = "alerts_scan"
@@ -40,15 +40,7 @@ log = logging.getLogger("rtk_sessions.alerts")
 
 
 def queue_scan(db: Database, settings: Settings, now_ms: int) -> None:
-    enqueue(
-        db,
-        kind=SCAN,
-        app_pk=0,
-        session_id="*",
-        params="{}",
-        max_attempts=settings.job_max_attempts,
-        now_ms=now_ms,
-    )
+    enqueue_periodic(db, SCAN, settings.job_max_attempts, now_ms)
 
 
 def run_scan(db: Database, settings: Settings, job: JobRow, now_ms: int) -> None:
@@ -81,7 +73,8 @@ def _ended_sessions(db, settings, app_pk, target, since, now_ms) -> list[str]:
     if not fresh:
         return []
     session_peers = store.peers_of(db, app_pk, [s.session_id for s in fresh.values()])
-    quality = _average_mos(db, settings, app_pk, [p.peer_id for p in session_peers])
+    measured = _measured(db, settings, app_pk, [p.peer_id for p in session_peers])
+    quality = {peer_id: average_mos(m) for peer_id, m in measured.items()}
     raised = []
     for key, session in fresh.items():
         mine = [p for p in session_peers if p.session_id == session.session_id]
@@ -130,14 +123,12 @@ def _low_quality_peers(db, settings, app_pk, target, since, now_ms) -> list[str]
     ids = {k: p for k, p in ids.items() if k not in store.raised(db, app_pk, list(ids))}
     if not ids:
         return []
-    stored = load_stats(db, app_pk, sorted({p.peer_id for p in ids.values()}))
+    measured = _measured(db, settings, app_pk, [p.peer_id for p in ids.values()])
     raised = []
     for key, peer in ids.items():
-        stats = stored.get(peer.peer_id)
-        if stats is None:
+        if peer.peer_id not in measured:
             continue
-        measured = intervals_of(stats_samples(stats.payloads), settings.stats_period_seconds)
-        run = low_quality_run(measured, target.mos_below, target.low_intervals)
+        run = low_quality_run(measured[peer.peer_id], target.mos_below, target.low_intervals)
         if run is None:
             continue
         payload = {
@@ -161,12 +152,12 @@ def _low_quality_peers(db, settings, app_pk, target, since, now_ms) -> list[str]
     return raised
 
 
-def _average_mos(db, settings, app_pk, peer_ids) -> dict[str, float | None]:
+def _measured(db, settings, app_pk, peer_ids) -> dict[str, Measured]:
+    """Every interval of each peer's stored stats, for the peers that sent any."""
     stored = load_stats(db, app_pk, sorted(set(peer_ids)))
+    period_s = settings.stats_period_seconds
     return {
-        peer_id: average_mos(
-            intervals_of(stats_samples(stats.payloads), settings.stats_period_seconds)
-        )
+        peer_id: intervals_of(stats_samples(stats.payloads), period_s)
         for peer_id, stats in stored.items()
     }
 

@@ -12,7 +12,7 @@ import logging
 from rtk_sessions.config import Settings
 from rtk_sessions.metrics import RETENTION_PURGED
 from rtk_sessions.store.database import Database
-from rtk_sessions.store.jobs import JobRow, complete, enqueue
+from rtk_sessions.store.jobs import JobRow, complete, enqueue_periodic
 from rtk_sessions.store.retention import KINDS, RetentionPolicy, purge
 
 KIND = "retention"
@@ -30,15 +30,7 @@ def policy_of(settings: Settings) -> RetentionPolicy:
 
 
 def queue_retention(db: Database, settings: Settings, now_ms: int) -> JobRow:
-    return enqueue(
-        db,
-        kind=KIND,
-        app_pk=0,  # every app
-        session_id="*",
-        params="{}",
-        max_attempts=settings.job_max_attempts,
-        now_ms=now_ms,
-    )
+    return enqueue_periodic(db, KIND, settings.job_max_attempts, now_ms)
 
 
 def run_retention(db: Database, settings: Settings, job: JobRow, now_ms: int) -> None:

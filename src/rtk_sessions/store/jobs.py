@@ -90,6 +90,24 @@ def enqueue(
         return _job(conn, job_id)
 
 
+EVERY_APP = (0, "*")  # (app_pk, session_id) of a job about no one app, e.g. a purge
+
+
+def enqueue_periodic(db: Database, kind: str, max_attempts: int, now_ms: int) -> JobRow:
+    """Queue a job about every app, unless one of ``kind`` is queued or running already:
+    whichever worker or replica asks, one runs at a time."""
+    app_pk, session_id = EVERY_APP
+    return enqueue(
+        db,
+        kind=kind,
+        app_pk=app_pk,
+        session_id=session_id,
+        params="{}",
+        max_attempts=max_attempts,
+        now_ms=now_ms,
+    )
+
+
 def latest_job(db: Database, app_pk: int, session_id: str, kind: str) -> JobRow | None:
     with db.read() as conn:
         return newest_job(conn, app_pk, session_id, kind, only_active=False)

@@ -146,19 +146,13 @@ def _delete_sessions(conn, app_pk: int, top_level: list[str]) -> None:
     for chunk in chunks(peer_ids):  # a peer's metadata and stats may name no session
         conn.execute(delete(events).where(events.c.app_pk == app_pk, events.c.peer_id.in_(chunk)))
     for chunk in chunks(doomed):
-        in_chunk = {"app_pk": app_pk, "ids": chunk}
-        conn.execute(delete(events).where(*_of(events, in_chunk)))
-        conn.execute(delete(peers).where(*_of(peers, in_chunk)))
-        conn.execute(delete(summaries).where(*_of(summaries, in_chunk)))
-        conn.execute(delete(jobs).where(*_of(jobs, in_chunk)))
-        conn.execute(delete(sessions).where(*_of(sessions, in_chunk)))
+        for table in (events, peers, summaries, jobs, sessions):  # sessions last
+            conn.execute(
+                delete(table).where(table.c.app_pk == app_pk, table.c.session_id.in_(chunk))
+            )
     if listed:
         conn.execute(
             update(apps)
             .where(apps.c.app_pk == app_pk)
             .values(listed_sessions=apps.c.listed_sessions - listed)
         )
-
-
-def _of(table, where: dict) -> tuple:
-    return (table.c.app_pk == where["app_pk"], table.c.session_id.in_(where["ids"]))
