@@ -33,6 +33,7 @@ from rtk_sessions.ingest.enrich import configure_geoip
 from rtk_sessions.jobs.worker import start_worker_thread
 from rtk_sessions.store.database import Database, database_for
 from rtk_sessions.store.tokens import GrantCache
+from rtk_sessions.ui import ui_router, ui_static_files
 
 APP_PATH = "/accounts/{account_id:str}/realtime/kit/{app_id:str}"
 SDK_PREFIX = "/client/v4"
@@ -117,6 +118,8 @@ def create_app(
             WebhooksController,  # signed by RealtimeKit, no token
             MetricsController,  # its own token (RTK_METRICS_TOKEN)
             static_files(),  # the /docs UI's files
+            ui_static_files(),
+            ui_router(),  # the dashboard (its own sign-in)
             openapi_json,
             *_data_routers(),
         ],

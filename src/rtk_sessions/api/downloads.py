@@ -89,7 +89,7 @@ def base_url(ctx: AppContext, request: Request) -> str:
     return ctx.settings.public_url or str(request.base_url).rstrip("/")
 
 
-async def _link(
+async def download_link(
     ctx: AppContext, request: Request, artifact: Artifact, version: str
 ) -> tuple[str, str]:
     """A link to the artifact and its expiry (ISO 8601)."""
@@ -104,6 +104,43 @@ async def _source(
 ) -> ExportSource:
     read = partial(export_source, with_summary=with_summary)
     return await anyio.to_thread.run_sync(read, ctx.db, account_id, app_id, session_id)
+
+
+async def queue_summary(
+    ctx: AppContext,
+    account_id: str,
+    app_id: str,
+    session_id: str,
+    options: SummaryRequestBody | None = None,
+) -> str:
+    """Queue the session's summary (``NotFound`` without a transcript): ``done`` when one
+    was already made from this transcript with these options, else the job's status
+    (an active job is not queued twice)."""
+    options = options or SummaryRequestBody()
+    source = await _source(ctx, account_id, app_id, session_id, with_summary=True)
+    if not source.has_transcript:
+        raise NotFound(f"no transcript in session {session_id}")
+    params = SummaryParams(
+        summary_type=options.summary_type,
+        word_limit=options.word_limit,
+        text_format=options.text_format,
+        transcript_version=source.transcript_version,
+    )
+    encoded = msgspec.json.encode(params).decode()
+    if source.summary is not None and source.summary.params == encoded:
+        return "done"
+    job = await anyio.to_thread.run_sync(
+        lambda: enqueue(
+            ctx.db,
+            kind=SUMMARY,
+            app_pk=source.app_pk,
+            session_id=session_id,
+            params=encoded,
+            max_attempts=ctx.settings.job_max_attempts,
+            now_ms=ctx.clock(),
+        )
+    )
+    return job.status
 
 
 class ExportsController(Controller):
@@ -130,7 +167,7 @@ class ExportsController(Controller):
         if not source.has_chat:
             raise NotFound(f"no chat in session {session_id}")
         artifact = Artifact("chat", source.app_pk, session_id)
-        url, expiry = await _link(ctx, request, artifact, source.chat_version)
+        url, expiry = await download_link(ctx, request, artifact, source.chat_version)
         return ChatResponse(True, ChatLink(url, expiry))
 
     @get(
@@ -155,7 +192,7 @@ class ExportsController(Controller):
         if not source.has_transcript:
             raise NotFound(f"no transcript in session {session_id}")
         artifact = Artifact("transcript", source.app_pk, session_id, format)
-        url, expiry = await _link(ctx, request, artifact, source.transcript_version)
+        url, expiry = await download_link(ctx, request, artifact, source.transcript_version)
         return TranscriptResponse(True, TranscriptLink(session_id, url, expiry))
 
     @get(
@@ -185,7 +222,7 @@ class ExportsController(Controller):
                 f"summary of session {session_id} not generated yet; POST .../summary to start"
             )
         artifact = Artifact("summary", source.app_pk, session_id)
-        url, expiry = await _link(ctx, request, artifact, f"job-{stored.job_id}")
+        url, expiry = await download_link(ctx, request, artifact, f"job-{stored.job_id}")
         return SummaryResponse(True, SummaryLink(session_id, url, expiry))
 
     @post(
@@ -206,31 +243,8 @@ class ExportsController(Controller):
         session_id: FromPath[str],
         data: Annotated[SummaryRequestBody | None, Body(description="Optional options.")] = None,
     ) -> SummaryJobResponse:
-        options = data or SummaryRequestBody()
-        source = await _source(ctx, account_id, app_id, session_id, with_summary=True)
-        if not source.has_transcript:
-            raise NotFound(f"no transcript in session {session_id}")
-        params = SummaryParams(
-            summary_type=options.summary_type,
-            word_limit=options.word_limit,
-            text_format=options.text_format,
-            transcript_version=source.transcript_version,
-        )
-        encoded = msgspec.json.encode(params).decode()
-        if source.summary is not None and source.summary.params == encoded:
-            return SummaryJobResponse(True, SummaryJob(session_id, "done"))
-        job = await anyio.to_thread.run_sync(
-            lambda: enqueue(
-                ctx.db,
-                kind=SUMMARY,
-                app_pk=source.app_pk,
-                session_id=session_id,
-                params=encoded,
-                max_attempts=ctx.settings.job_max_attempts,
-                now_ms=ctx.clock(),
-            )
-        )
-        return SummaryJobResponse(True, SummaryJob(session_id, job.status))  # type: ignore[arg-type]
+        status = await queue_summary(ctx, account_id, app_id, session_id, data)
+        return SummaryJobResponse(True, SummaryJob(session_id, status))  # type: ignore[arg-type]
 
 
 class DownloadController(Controller):

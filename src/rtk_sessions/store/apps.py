@@ -65,3 +65,13 @@ def ensure_app(db: Database, conn: Connection, account_id: str, app_id: str, now
     app_pk = _lookup(conn, account_id, app_id)
     assert app_pk is not None
     return app_pk
+
+
+def app_ids_of(db: Database, account_id: str) -> list[str]:
+    """The ids of the account's apps (those anything was ever ingested for), sorted."""
+    with db.read() as conn:
+        return list(
+            conn.execute(
+                select(apps.c.app_id).where(apps.c.account_id == account_id).order_by(apps.c.app_id)
+            ).scalars()
+        )

@@ -311,3 +311,26 @@ def _stored_stats(stored: list[tuple[str, int, int]]) -> StoredStats:
     return StoredStats(
         version=(len(stored), max(sample_times), max(arrivals)), payloads=list(payloads)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SessionTimeline:
+    """A session, its started rooms and every joined peer of both, from one snapshot."""
+
+    app_pk: int
+    session: SessionRow
+    rooms: list[SessionRow]
+    peers: list[PeerRow]
+
+
+def session_timeline(
+    db: Database, account_id: str, app_id: str, session_id: str
+) -> SessionTimeline:
+    """The session (raises :class:`Missing`) with its rooms and all their peers."""
+    app_pk = app_key(db, account_id, app_id)
+    if app_pk is None:
+        raise Missing(f"session {session_id} not found")
+    with db.snapshot() as snapshot:
+        session, rooms = read_session(snapshot, app_pk, session_id, with_rooms=True)
+        rows = snapshot.fetch(_PEERS_WITH_ROOMS, {"app_pk": app_pk, "session_id": session_id})
+    return SessionTimeline(app_pk, session, rooms, [row_of(PeerRow, r) for r in rows])

@@ -400,3 +400,58 @@ def _started_rooms(app_pk: Any, parents: Any) -> tuple[ColumnElement[bool], ...]
         sessions.c.parent_session_id.in_(parents),
         sessions.c.started_ms.is_not(None),
     )
+
+
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class DayTotal:
+    """Listed sessions that started on a UTC day and their participant-ms so far."""
+
+    day_ms: int  # the day's midnight, UTC
+    sessions: int
+    minutes_ms: int
+
+
+# Over the list's index (app_pk, listed, started_ms): one range, grouped by day.
+_DAILY = Prepared(
+    select(
+        (sessions.c.started_ms // DAY_MS).label("day"),
+        func.count(),
+        func.sum(minutes_ms_expression(bindparam("now_ms", type_=BigInteger))),
+    )
+    .where(
+        sessions.c.app_pk == bindparam("app_pk"),
+        sessions.c.listed == true(),
+        sessions.c.started_ms >= bindparam("since_ms"),
+        sessions.c.started_ms < bindparam("until_ms"),
+    )
+    .group_by(literal_column("day"))
+    .order_by(literal_column("day"))
+)
+
+
+def daily_totals(
+    db: Database, account_id: str, app_id: str, since_ms: int, until_ms: int, now_ms: int
+) -> list[DayTotal]:
+    """Every UTC day in [since_ms, until_ms) with its sessions and participant-ms (days
+    with none are there with zeros); ``since_ms`` is taken back to its midnight."""
+    first_day = since_ms // DAY_MS
+    days = range(first_day, max(first_day, (until_ms - 1) // DAY_MS) + 1)
+    app_pk = app_key(db, account_id, app_id)
+    rows = (
+        db.fetch(
+            _DAILY,
+            {
+                "app_pk": app_pk,
+                "since_ms": first_day * DAY_MS,
+                "until_ms": until_ms,
+                "now_ms": now_ms,
+            },
+        )
+        if app_pk is not None
+        else []
+    )
+    found = {int(day): (count, int(minutes or 0)) for day, count, minutes in rows}
+    return [DayTotal(day * DAY_MS, *found.get(day, (0, 0))) for day in days]
