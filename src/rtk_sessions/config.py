@@ -134,6 +134,13 @@ class Settings(BaseSettings):
         description="How long a client may take to send a request's headers before the "
         "connection is closed (granian; uvicorn has no such setting).",
     )
+    ui_refresh_seconds: int = Field(
+        15,
+        ge=1,
+        le=3600,
+        description="How often the dashboard's sessions page refreshes its rows while it "
+        "shows live sessions (or the newest ones).",
+    )
     metrics_token: SecretStr = Field(
         SecretStr(""),
         description="Bearer token that GET /metrics (Prometheus) asks for; empty: /metrics "

@@ -10,6 +10,8 @@ Session ``s-weekly`` (meeting "Weekly sync") of app ``ui-app``, 10:00 to 10:30 U
 - breakout room ``s-room`` starts at +20 min; Cy is in it from +20 to +25 min;
 - two chat messages and three transcript lines; the session ends at +30 min.
 
+Session ``s-live`` ("Daily standup") started 10 minutes before NOW with Dee, still in.
+
 People present: 1 (0-5), 2 (5-10), 1 (10-15), 2 (15-30): peak 2. Participant-minutes of
 the main session: Ada 10 + 15, Bo 25 = 50; of the room: Cy 5.
 """
@@ -35,7 +37,7 @@ from tests.factories import (
 
 ACCOUNT, APP = "acc-1", "ui-app"
 OTHER_ACCOUNT, OTHER_APP, OTHER_SESSION = "acc-2", "ui-other", "s-secret"
-SESSION, ROOM = "s-weekly", "s-room"
+SESSION, ROOM, LIVE = "s-weekly", "s-room", "s-live"
 START = T0 + 10 * 60 * MIN  # 2026-01-01T10:00:00Z
 END = START + 30 * MIN
 NOW = START + 60 * MIN  # well past the end and its grace
@@ -115,6 +117,14 @@ def events_of_the_meeting() -> list[dict]:
     for peer, at, text in TRANSCRIPT:
         events.append(transcript_segment(SESSION, peer, at, at, at + 20 * SEC, text))
     return events
+
+
+def events_of_the_live_session() -> list[dict]:
+    return [
+        meeting("m-standup", "Daily standup", ts=NOW - 11 * MIN),
+        started(LIVE, "m-standup", NOW - 10 * MIN),
+        *visit(LIVE, "p-dee", NOW - 10 * MIN, None, user_id="u-dee", display_name="Dee Dee"),
+    ]
 
 
 def events_of_the_other_account() -> list[dict]:

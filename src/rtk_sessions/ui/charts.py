@@ -134,7 +134,7 @@ def step_chart(title: str, steps: Sequence[tuple[int, int]], start_ms: int, end_
     return Chart(
         title=title,
         summary=f"{title}: at most {peak_count} at once",
-        y_ticks=value_ticks(top),
+        y_ticks=[t for t in value_ticks(top) if float(t.label).is_integer()],  # whole people
         x_ticks=time_ticks(start_ms, end_ms),
         lines=[" ".join(coords)] if coords else [],
         step=True,

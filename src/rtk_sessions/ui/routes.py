@@ -99,6 +99,7 @@ class SessionPages(Controller):
         return page(
             template,
             **_base(request, viewer, app_id, form=form.values, per_page_choices=PER_PAGE_CHOICES),
+            refresh_seconds=ctx.settings.ui_refresh_seconds,
             **shown,
         )
 
@@ -173,7 +174,9 @@ class SessionPages(Controller):
 def _sign_in_first(request: Request, exc: SignInRequired) -> Response:
     if request.method != "GET":
         return _error_page(request, 401, "You are signed out. Sign in and try again.")
-    target = f"/ui/sign-in?next={exc.next_path}" if exc.next_path != "/ui/" else "/ui/sign-in"
+    target = (
+        "/ui/sign-in" if exc.next_path in ("/ui", "/ui/") else f"/ui/sign-in?next={exc.next_path}"
+    )
     return Redirect(target, status_code=303)
 
 

@@ -1,5 +1,6 @@
 // rtk-sessions dashboard: a little progressive enhancement, nothing the pages need to work.
-// - the sessions table refreshes its rows every 15 s while it shows live sessions (or page 1);
+// - the sessions table refreshes its rows every RTK_UI_REFRESH_SECONDS while it shows live
+//   sessions (or the newest ones);
 // - a summary being generated is re-checked every 2 s until it is there.
 "use strict";
 
@@ -15,7 +16,7 @@ function refreshRows() {
       document.getElementById("session-rows").innerHTML = await response.text();
       if (stamp) stamp.textContent = "· updated " + new Date().toLocaleTimeString();
     } catch (_) { /* offline for a moment: try again next time */ }
-  }, 15000);
+  }, 1000 * Number(table.dataset.refreshSeconds || 15));
 }
 
 function watchSummary() {
