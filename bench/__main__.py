@@ -109,12 +109,14 @@ def main() -> None:
     parser.add_argument(
         "--at-scale",
         metavar="DATABASE_URL",
-        help="also measure the list of an app loaded by generate.py --load (list_at_scale)",
+        help="also measure the list and the dashboard of an app loaded by generate.py --load "
+        "(list_at_scale, ui_pages)",
     )
     args = parser.parse_args()
     chosen = benchmarks(args)
     if args.at_scale:
         chosen["list_at_scale"] = ["--database", args.at_scale]
+        chosen["ui_pages"] = ["--database", args.at_scale]
     if args.only:
         chosen = {k: v for k, v in chosen.items() if k in args.only.split(",")}
     rows, sections = [], []
