@@ -81,4 +81,5 @@ or with curl:
         "{base}/accounts/{account_id}/realtime/kit/{app_id}/sessions?per_page=5"
 
 API docs: http://{settings.host}:{settings.port}/docs
+Dashboard: http://{settings.host}:{settings.port}/ui/ (sign in with the token below)
 Token (read + ingest on {account_id}):'''
