@@ -16,15 +16,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
+import anyio
 from litestar import Request, Response
 from litestar.datastructures import Cookie
+from sqlalchemy import Engine
 
 from rtk_sessions.api.context import AppContext, context_of
 from rtk_sessions.store.apps import Missing, app_ids_of
 from rtk_sessions.store.jobs import instance_secret
 from rtk_sessions.store.tokens import TokenGrant, hash_token
 
+_CSRF_KEYS: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
 COOKIE = "rtk_ui_token"
 COOKIE_PATH = "/ui"
 CSRF_SECRET_NAME = "ui_csrf"
@@ -66,6 +70,15 @@ class Viewer:
             raise Missing(f"account {self.account_id} has no app {app_id}")
 
 
+async def viewer_for(request: Request, app_id: str | None = None) -> Viewer:
+    """The signed-in viewer (off the event loop: it may read the database), checked
+    against ``app_id`` when one is named."""
+    viewer = await anyio.to_thread.run_sync(viewer_of, request)
+    if app_id is not None:
+        viewer.check_app(app_id)
+    return viewer
+
+
 def readable_grant(ctx: AppContext, token: str) -> TokenGrant | None:
     """The token's grant if it is live and may read, else None."""
     grant = ctx.grants.grant_for(ctx.db, token)
@@ -85,7 +98,9 @@ def viewer_of(request: Request) -> Viewer:
 
 
 def csrf_token(ctx: AppContext, token: str) -> str:
-    key = instance_secret(ctx.db, CSRF_SECRET_NAME, ctx.clock())
+    key = _CSRF_KEYS.get(ctx.db.engine)
+    if key is None:  # made once per database, shared by every process and replica
+        key = _CSRF_KEYS[ctx.db.engine] = instance_secret(ctx.db, CSRF_SECRET_NAME, ctx.clock())
     return hmac.new(key.encode(), hash_token(token).encode(), hashlib.sha256).hexdigest()
 
 

@@ -33,7 +33,7 @@ from rtk_sessions.ui.auth import (
     safe_next,
     signed_in,
     signed_out,
-    viewer_of,
+    viewer_for,
 )
 from rtk_sessions.ui.peer import peer_view
 from rtk_sessions.ui.session import TRANSCRIPT_FORMATS, session_view
@@ -60,7 +60,8 @@ class AccountPages(Controller):
         check_origin(request)
         token = str(data.get("token", "")).strip()
         target = safe_next(str(data.get("next", "")))
-        grant = readable_grant(context_of(request), token) if token else None
+        ctx = context_of(request)
+        grant = await anyio.to_thread.run_sync(readable_grant, ctx, token) if token else None
         if grant is None:
             error = "That token is unknown, revoked, or may not read sessions."
             return page("sign_in.html", status_code=401, next=target, error=error)
@@ -68,20 +69,19 @@ class AccountPages(Controller):
 
     @post("/sign-out", status_code=303)
     async def sign_out(self, request: Request, data: Form) -> Response:
-        check_form(request, viewer_of(request), data)
+        check_form(request, await viewer_for(request), data)
         return signed_out(Redirect("/ui/sign-in", status_code=303), request)
 
     @get("/")
     async def home(self, request: Request) -> Response:
-        viewer = viewer_of(request)
+        viewer = await viewer_for(request)
         if not viewer.app_ids:
             return page("no_apps.html", **_base(request, viewer, ""))
         return Redirect(f"/ui/apps/{viewer.app_ids[0]}/sessions", status_code=303)
 
     @get("/switch")
     async def switch(self, request: Request, app: FromQuery[str] = "") -> Response:
-        viewer = viewer_of(request)
-        viewer.check_app(app)
+        await viewer_for(request, app)  # refuses an app this token may not read
         return Redirect(f"/ui/apps/{app}/sessions", status_code=303)
 
 
@@ -90,8 +90,7 @@ class SessionPages(Controller):
 
     @get("/sessions")
     async def sessions(self, request: Request, app_id: FromPath[str]) -> Response:
-        viewer = viewer_of(request)
-        viewer.check_app(app_id)
+        viewer = await viewer_for(request, app_id)
         ctx = context_of(request)
         form = parse_form(request.query_params)
         shown = await anyio.to_thread.run_sync(sessions_view, ctx, viewer.account_id, app_id, form)
@@ -107,8 +106,7 @@ class SessionPages(Controller):
     async def session(
         self, request: Request, app_id: FromPath[str], session_id: FromPath[str]
     ) -> Response:
-        viewer = viewer_of(request)
-        viewer.check_app(app_id)
+        viewer = await viewer_for(request, app_id)
         ctx = context_of(request)
         timeline, source = await anyio.to_thread.run_sync(
             session_view, ctx, viewer.account_id, app_id, session_id
@@ -133,8 +131,7 @@ class SessionPages(Controller):
         what: FromPath[str],
     ) -> Response:
         """Off to a signed link of the chat (``chat``) or transcript (``transcript-CSV`` ...)."""
-        viewer = viewer_of(request)
-        viewer.check_app(app_id)
+        viewer = await viewer_for(request, app_id)
         ctx = context_of(request)
         source = await anyio.to_thread.run_sync(
             export_source, ctx.db, viewer.account_id, app_id, session_id
@@ -154,8 +151,7 @@ class SessionPages(Controller):
     async def summary(
         self, request: Request, app_id: FromPath[str], session_id: FromPath[str], data: Form
     ) -> Response:
-        viewer = viewer_of(request)
-        viewer.check_app(app_id)
+        viewer = await viewer_for(request, app_id)
         check_form(request, viewer, data)
         await queue_summary(context_of(request), viewer.account_id, app_id, session_id)
         return Redirect(f"/ui/apps/{app_id}/sessions/{session_id}#summary", status_code=303)
@@ -164,8 +160,7 @@ class SessionPages(Controller):
     async def peer(
         self, request: Request, app_id: FromPath[str], peer_id: FromPath[str]
     ) -> Response:
-        viewer = viewer_of(request)
-        viewer.check_app(app_id)
+        viewer = await viewer_for(request, app_id)
         ctx = context_of(request)
         shown = await anyio.to_thread.run_sync(peer_view, ctx, viewer.account_id, app_id, peer_id)
         return page("peer.html", **_base(request, viewer, app_id), peer=shown)
