@@ -303,3 +303,12 @@ def test_the_peer_page_explains_the_lossy_minute(viewer: httpx.Client) -> None:
     assert "up to 10.0% of the packets sent were lost" in page
     assert 'data-chart="MOS (quality score, 0–1)"' in page
     assert 'data-chart="Packet loss (%)"' in page and 'class="band"' in page
+
+
+def test_the_per_day_charts_count_the_scenarios_day(viewer: httpx.Client) -> None:
+    page = viewer.get(SESSIONS).text
+    bars = re.findall(r'<rect class="bar"[^>]*><title>([^<]+)</title>', page)
+    assert len(bars) == 60  # 30 days of sessions, 30 of participant-minutes
+    # Jan 01: s-weekly and s-live (the room is not listed); 50 minutes + Dee's 10 so far
+    assert bars[29] == "Jan 01: 2 sessions" and bars[59] == "Jan 01: 60 minutes"
+    assert set(bars[:29]) == {f"Dec {d:02d}: 0 sessions" for d in range(3, 32)}
