@@ -13,6 +13,7 @@ from rtk_sessions import __version__
 from rtk_sessions.api.admin import AdminController
 from rtk_sessions.api.auth import token_guard
 from rtk_sessions.api.context import AppContext, provide_context
+from rtk_sessions.api.cors import ingest_cors
 from rtk_sessions.api.docs import docs_plugin, static_files
 from rtk_sessions.api.downloads import DownloadController, ExportsController, SummaryRequestBody
 from rtk_sessions.api.envelope import EXCEPTION_HANDLERS
@@ -144,9 +145,7 @@ def create_app(
         )
         if settings.openapi_enabled
         else None,
-        middleware=[rate_limit(settings.rate_limit_per_minute).middleware]
-        if settings.rate_limit_per_minute
-        else [],
+        middleware=_middleware(settings),
         logging_config=logging_config(settings.log_level, json=settings.log_format == "json"),
         on_startup=[jobs.start] if settings.jobs_in_serve else [],
         on_shutdown=[jobs.stop] + ([] if database else [db.dispose]),
@@ -156,6 +155,16 @@ def create_app(
     if settings.openapi_enabled:
         _document_strict_bodies(app)
     return app
+
+
+def _middleware(settings: Settings) -> list:
+    """CORS on the ingest path first (a preflight needs no token), then the rate limit."""
+    found: list = []
+    if settings.ingest_cors_origin_set:
+        found.append(ingest_cors(settings.ingest_cors_origin_set))
+    if settings.rate_limit_per_minute:
+        found.append(rate_limit(settings.rate_limit_per_minute).middleware)
+    return found
 
 
 def _document_strict_bodies(app: Litestar) -> None:

@@ -7,6 +7,7 @@ the README's settings table (a test checks that).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -133,6 +134,11 @@ class Settings(BaseSettings):
         le=600,
         description="How long a client may take to send a request's headers before the "
         "connection is closed (granian; uvicorn has no such setting).",
+    )
+    ingest_cors_origins: str = Field(
+        "",
+        description="Web origins (scheme://host[:port]) whose pages may POST to the ingest "
+        "endpoint from a browser (CORS), comma-separated; * for any. Empty = none.",
     )
     ui_refresh_seconds: int = Field(
         15,
@@ -278,6 +284,21 @@ class Settings(BaseSettings):
         for path in split_paths(value):
             check_mmdb_file(path)  # ValueError naming the file and the problem
         return value
+
+    @field_validator("ingest_cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in split_paths(value):
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s?#]+", origin):
+                raise ValueError(
+                    f"RTK_INGEST_CORS_ORIGINS: {origin!r} is not an origin like "
+                    "https://app.example.com (scheme and host, no path)"
+                )
+        return value
+
+    @property
+    def ingest_cors_origin_set(self) -> frozenset[str]:
+        return frozenset(origin.rstrip("/") for origin in split_paths(self.ingest_cors_origins))
 
     @property
     def geoip_mmdb_paths(self) -> tuple[str, ...]:

@@ -145,6 +145,7 @@ class IngestController(Controller):
         status_code=200,
         request_max_body_size=None,
         operation_class=EventsBodyOperation,
+        opt={"token_in_query": True},
     )
     async def ingest_events(
         self,
