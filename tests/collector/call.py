@@ -53,12 +53,15 @@ def page_origin() -> Iterator[str]:
 
 
 def run_call(
-    origin: str, ingest_url: str, token: str, session_id: str, seconds: float, **extra
+    origin: str, ingest_url: str, token: str, session_id: str, seconds: float, pipe=None, **extra
 ) -> dict:
     """Load the page in headless Chromium with fake camera and microphone, wait for the
-    call to end, and return what the page reports (collector errors, costs, recordings)."""
+    call to end, and return what the page reports (collector errors, costs, recordings).
+    With ``pipe`` (impairment.UdpPipe) all the call's packets cross it."""
     from playwright.sync_api import sync_playwright
 
+    if pipe is not None:
+        extra["pipe"] = "1"
     query = urlencode(
         {"ingest": ingest_url, "token": token, "session": session_id, "seconds": seconds, **extra}
     )
@@ -68,6 +71,10 @@ def run_call(
         )
         try:
             page = browser.new_page()
+            if pipe is not None:
+                page.expose_function(
+                    "rtkPipe", lambda: {"ip": pipe.ip, "to_a": pipe.to_a, "to_b": pipe.to_b}
+                )
             console: list[str] = []
             page.on("console", lambda message: console.append(message.text))
             page.on("pageerror", lambda error: console.append(f"error: {error}"))

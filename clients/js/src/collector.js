@@ -327,10 +327,21 @@ export function startCollector(options) {
       }));
     }
     enqueue(event("peer.metadata", { session_id: sessionId, ...browserMetadata(), ...(settings.metadata || {}) }));
-    listen(globalThis.navigator?.mediaDevices, "devicechange", async () => {
-      const devices = await globalThis.navigator.mediaDevices.enumerateDevices();
-      const count = (kind) => devices.filter((d) => d.kind === kind).length;
-      peerEvent("device_changed", { audioinput: count("audioinput"), videoinput: count("videoinput"), audiooutput: count("audiooutput") });
+    const mediaDevices = globalThis.navigator?.mediaDevices;
+    let known = [];
+    if (mediaDevices?.enumerateDevices) {
+      mediaDevices.enumerateDevices().then((devices) => { known = devices.map(deviceOf); }, onError);
+    }
+    listen(mediaDevices, "devicechange", async () => {
+      const current = (await mediaDevices.enumerateDevices()).map(deviceOf);
+      for (const [name, kind] of DEVICE_EVENTS) {
+        const ids = (list) => new Set(list.filter((d) => d.kind === kind).map((d) => d.device_id));
+        const [before, after] = [ids(known), ids(current)];
+        const added = current.filter((d) => d.kind === kind && !before.has(d.device_id));
+        const removed = known.filter((d) => d.kind === kind && !after.has(d.device_id));
+        if (added.length || removed.length) peerEvent(name, { added, removed });
+      }
+      known = current;
     });
     listen(globalThis.document, "visibilitychange", () => {
       const hidden = globalThis.document.visibilityState === "hidden";
@@ -383,6 +394,17 @@ export function startCollector(options) {
       }
     }),
   };
+}
+
+// docs/ingest.md's device events: the set of available devices of a kind changed
+const DEVICE_EVENTS = [
+  ["audio_devices_updated", "audioinput"],
+  ["video_devices_updated", "videoinput"],
+  ["speaker_devices_updated", "audiooutput"],
+];
+
+function deviceOf(info) {
+  return { device_id: info.deviceId, kind: info.kind, label: info.label };
 }
 
 function now() {

@@ -243,3 +243,38 @@ test("on page hide what is queued goes in one beacon with the token in the query
     globalThis.addEventListener = addEventListener;
   }
 });
+
+test("a plugged-in microphone is an audio_devices_updated event with the device added", async () => {
+  const listeners = {};
+  let devices = [{ deviceId: "mic-1", kind: "audioinput", label: "Built-in" }];
+  const saved = Object.getOwnPropertyDescriptor(globalThis, "navigator");
+  Object.defineProperty(globalThis, "navigator", {
+    configurable: true,
+    value: {
+      userAgent: "UA",
+      mediaDevices: {
+        enumerateDevices: async () => devices,
+        addEventListener: (name, fn) => { listeners[name] = fn; },
+        removeEventListener() {},
+      },
+    },
+  });
+  try {
+    const server = fakeServer([]);
+    const collector = startCollector({
+      pc: fakePc([second]), url: "u", token: "t", peerId: "p", intervalMs: 60_000, fetch: server.fetch,
+    });
+    await sleep(10);
+    devices = [...devices, { deviceId: "usb-2", kind: "audioinput", label: "USB headset" }];
+    await listeners.devicechange();
+    await collector.stop();
+    const updates = server.posts.flatMap((p) => p.events).filter((e) => e.type === "peer.event");
+    assert.deepEqual(updates.map((e) => [e.name, e.metadata]), [[
+      "audio_devices_updated",
+      { added: [{ device_id: "usb-2", kind: "audioinput", label: "USB headset" }], removed: [] },
+    ]]);
+  } finally {
+    if (saved) Object.defineProperty(globalThis, "navigator", saved);
+    else delete globalThis.navigator;
+  }
+});
