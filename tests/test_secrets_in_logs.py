@@ -83,6 +83,12 @@ def test_a_full_run_at_debug_level_logs_no_secret(tmp_path, database_url):
         assert httpx.get(api + "/sessions", headers={"Authorization": f"Bearer {wrong}"}
                          ).status_code == 401
         assert httpx.get(api + "/sessions", headers={"X-Auth-Key": token}).status_code == 200
+        beacon = httpx.post(f"{base}/ingest/accounts/a/apps/b/events", params={"token": token},
+                            content=b"[]", headers={"Content-Type": "text/plain"})
+        assert beacon.status_code == 200  # the collector's sendBeacon: token in the query
+        wrong_beacon = httpx.post(f"{base}/ingest/accounts/a/apps/b/events",
+                                  params={"token": wrong}, content=b"[]")
+        assert wrong_beacon.status_code == 401
     finally:
         server.terminate()
         server.wait(timeout=15)
