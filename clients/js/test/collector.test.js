@@ -278,3 +278,31 @@ test("a plugged-in microphone is an audio_devices_updated event with the device 
     else delete globalThis.navigator;
   }
 });
+
+test("a dropped connection and the tab being hidden are peer events", async () => {
+  const pcListeners = {};
+  const docListeners = {};
+  const pc = { ...fakePc([second]), addEventListener: (name, fn) => { pcListeners[name] = fn; } };
+  const saved = Object.getOwnPropertyDescriptor(globalThis, "document");
+  const doc = { visibilityState: "visible", addEventListener: (name, fn) => { docListeners[name] = fn; }, removeEventListener() {} };
+  Object.defineProperty(globalThis, "document", { configurable: true, value: doc });
+  try {
+    const server = fakeServer([]);
+    const collector = startCollector({ pc, url: "u", token: "t", peerId: "p", intervalMs: 60_000, fetch: server.fetch });
+    await sleep(10);
+    for (const state of ["disconnected", "connected", "failed"]) {
+      pc.connectionState = state;
+      pcListeners.connectionstatechange();
+    }
+    doc.visibilityState = "hidden";
+    docListeners.visibilitychange();
+    doc.visibilityState = "visible";
+    docListeners.visibilitychange();
+    await collector.stop();
+    const names = server.posts.flatMap((p) => p.events).filter((e) => e.type === "peer.event").map((e) => e.name);
+    assert.deepEqual(names, ["reconnecting", "reconnected", "connection_failed", "tab_hidden", "tab_visible"]);
+  } finally {
+    if (saved) Object.defineProperty(globalThis, "document", saved);
+    else delete globalThis.document;
+  }
+});
