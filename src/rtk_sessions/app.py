@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from litestar import Litestar, Request, Router, get
+from litestar import Litestar, Request, Response, Router, get
 from litestar.di import Provide
+from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
@@ -16,7 +17,7 @@ from rtk_sessions.api.context import AppContext, provide_context
 from rtk_sessions.api.cors import ingest_cors
 from rtk_sessions.api.docs import docs_plugin, static_files
 from rtk_sessions.api.downloads import DownloadController, ExportsController, SummaryRequestBody
-from rtk_sessions.api.envelope import EXCEPTION_HANDLERS
+from rtk_sessions.api.envelope import EXCEPTION_HANDLERS, handle_http_exception
 from rtk_sessions.api.health import HealthController
 from rtk_sessions.api.ingest import IngestController
 from rtk_sessions.api.limits import rate_limit
@@ -34,7 +35,7 @@ from rtk_sessions.ingest.enrich import configure_geoip
 from rtk_sessions.jobs.worker import start_worker_thread
 from rtk_sessions.store.database import Database, database_for
 from rtk_sessions.store.tokens import GrantCache
-from rtk_sessions.ui import ui_router, ui_static_files
+from rtk_sessions.ui import no_such_page, ui_router, ui_static_files
 
 APP_PATH = "/accounts/{account_id:str}/realtime/kit/{app_id:str}"
 SDK_PREFIX = "/client/v4"
@@ -125,7 +126,7 @@ def create_app(
             *_data_routers(),
         ],
         dependencies={"ctx": Provide(provide_context)},
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers={**EXCEPTION_HANDLERS, HTTPException: _unrouted},  # type: ignore[dict-item]
         openapi_config=OpenAPIConfig(
             title="rtk-sessions",
             version=__version__,
@@ -155,6 +156,14 @@ def create_app(
     if settings.openapi_enabled:
         _document_strict_bodies(app)
     return app
+
+
+def _unrouted(request: Request, exc: HTTPException) -> Response:
+    """Litestar's own errors in the API's envelope; a dashboard path that is no page
+    gets a page saying so."""
+    if exc.status_code == 404 and request.url.path.startswith("/ui/"):
+        return no_such_page(request)
+    return handle_http_exception(request, exc)
 
 
 def _middleware(settings: Settings) -> list:

@@ -312,3 +312,13 @@ def test_the_per_day_charts_count_the_scenarios_day(viewer: httpx.Client) -> Non
     # Jan 01: s-weekly and s-live (the room is not listed); 50 minutes + Dee's 10 so far
     assert bars[29] == "Jan 01: 2 sessions" and bars[59] == "Jan 01: 60 minutes"
     assert set(bars[:29]) == {f"Dec {d:02d}: 0 sessions" for d in range(3, 32)}
+
+
+def test_a_path_that_is_no_page_gets_a_page_saying_so(viewer: httpx.Client) -> None:
+    for path in ("/ui/nope", f"/ui/apps/{scenario.APP}/nope", f"{SESSION}/nope/deeper"):
+        answer = viewer.get(path)
+        assert answer.status_code == 404, path
+        assert answer.headers["content-type"].startswith("text/html")
+        assert "There is no dashboard page at" in answer.text
+    assert viewer.get("/ui/static/ui.css").status_code == 200  # the static files still win
+    assert viewer.get(SESSION).status_code == 200

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from litestar.static_files import create_static_files_router
 
-from rtk_sessions.ui.routes import ui_router
+from rtk_sessions.ui.routes import no_such_page, ui_router
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -19,4 +19,4 @@ def ui_static_files():
     )
 
 
-__all__ = ["ui_router", "ui_static_files"]
+__all__ = ["no_such_page", "ui_router", "ui_static_files"]

@@ -198,6 +198,11 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
 }
 
 
+def no_such_page(request: Request) -> Response:
+    """A path under /ui that is no page (the router found nothing): a page saying so."""
+    return _error_page(request, 404, f"There is no dashboard page at {request.url.path}.")
+
+
 def server_timing(app):  # type: ignore[no-untyped-def]
     """ASGI middleware: ``Server-Timing: app;dur=<ms>`` on every dashboard response."""
 
