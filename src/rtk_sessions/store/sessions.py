@@ -268,6 +268,8 @@ def _page_statement(shape: _Shape) -> Prepared:
     conditions = _conditions(shape)
     now = bindparam("now_ms", type_=BigInteger)
     key = sessions.c.started_ms if shape.sort_by == "createdAt" else minutes_ms_expression(now)
+    if shape.search:
+        return _searched_page(shape, conditions, key)
     if shape.sort_by == "minutesConsumed":
         page_ids = _by_minutes(conditions, shape.descending, now)
     else:
@@ -280,6 +282,23 @@ def _page_statement(shape: _Shape) -> Prepared:
         )
     page = select(page_ids.cte("page").c.session_id)
     return _with_rooms(page, key, descending=shape.descending, total=_total_expression(shape))
+
+
+def _searched_page(shape: _Shape, conditions: list, key: ColumnElement[Any]) -> Prepared:
+    """A searched page: the matches are found once (a CTE used twice is materialized by
+    SQLite and PostgreSQL), then counted for the total and sorted for the page. Counting
+    and paging separately would look up every match twice: a common word matches tens
+    of thousands of a large app's sessions."""
+    matches = select(sessions.c.session_id, key.label("key")).where(*conditions).cte("matches")
+    page_ids = (
+        select(matches.c.session_id)
+        .order_by(*_directed(shape.descending, matches.c.key, matches.c.session_id))
+        .offset(paging("offset"))
+        .limit(paging("limit"))
+    )
+    total = select(func.count()).select_from(matches).scalar_subquery()
+    page = select(page_ids.cte("page").c.session_id)
+    return _with_rooms(page, key, descending=shape.descending, total=total)
 
 
 def _with_rooms(
