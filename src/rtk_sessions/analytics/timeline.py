@@ -1,7 +1,7 @@
 """A session's timeline for the dashboard: one lane per user (a user's rejoins on one
-line), and the number of people present over time. Pure functions over plain data.
-
-Times are epoch milliseconds; a ``left_ms`` of None means still in the call.
+line), and the number of people present over time. Pure functions over plain data:
+each peer's stay is a ``lifecycle.PeerSpan`` whose ``left_ms`` is its effective leave
+(None: still in the call). Times are epoch milliseconds.
 """
 
 from __future__ import annotations
@@ -9,14 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True, slots=True)
-class Stay:
-    """One peer's time in the session: [joined_ms, left_ms), left None = still in."""
-
-    peer_id: str
-    joined_ms: int
-    left_ms: int | None
+from rtk_sessions.analytics.lifecycle import PeerSpan
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,19 +19,19 @@ class Lane:
 
     key: str
     name: str
-    stays: tuple[Stay, ...]
+    stays: tuple[PeerSpan, ...]
 
     @property
     def rejoins(self) -> int:
         return len(self.stays) - 1
 
 
-def lanes_of(peers: Iterable[tuple[str | None, str | None, Stay]]) -> list[Lane]:
+def lanes_of(peers: Iterable[tuple[str | None, str | None, PeerSpan]]) -> list[Lane]:
     """Lanes from (user id, display name, stay) triples, ordered by each lane's first join.
 
     The lane is named by the user's first peer with a name, else by its user or peer id.
     """
-    grouped: dict[str, list[tuple[str | None, Stay]]] = {}
+    grouped: dict[str, list[tuple[str | None, PeerSpan]]] = {}
     for user_id, name, stay in peers:
         grouped.setdefault(user_id or f"peer:{stay.peer_id}", []).append((name, stay))
     lanes = []
@@ -50,7 +43,7 @@ def lanes_of(peers: Iterable[tuple[str | None, str | None, Stay]]) -> list[Lane]
     return lanes
 
 
-def concurrency_steps(stays: Sequence[Stay], until_ms: int) -> list[tuple[int, int]]:
+def concurrency_steps(stays: Sequence[PeerSpan], until_ms: int) -> list[tuple[int, int]]:
     """(time, people present from then on) at every change, ending with (until_ms, n):
     n is who is still in then. A leave and a join at the same millisecond do not
     overlap (leaves count first), as in ``lifecycle.max_concurrent``."""

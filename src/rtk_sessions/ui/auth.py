@@ -141,7 +141,7 @@ def signed_in(response: Response, request: Request, token: str) -> Response:
     return response
 
 
-def signed_out(response: Response, request: Request) -> Response:
+def signed_out(response: Response) -> Response:
     response.delete_cookie(COOKIE, path=COOKIE_PATH)
     return response
 

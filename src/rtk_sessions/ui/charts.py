@@ -53,7 +53,6 @@ class Chart:
     lines: list[str] = field(default_factory=list)  # SVG "x,y x,y ..." per unbroken run
     bars: list[Bar] = field(default_factory=list)
     bands: list[Band] = field(default_factory=list)
-    step: bool = False
 
 
 def nice_max(value: float) -> float:
@@ -122,7 +121,8 @@ def line_chart(
 
 def step_chart(title: str, steps: Sequence[tuple[int, int]], start_ms: int, end_ms: int) -> Chart:
     """A count that holds until its next change (people present over time)."""
-    top = nice_max(max((n for _, n in steps), default=0))
+    peak_count = max((n for _, n in steps), default=0)
+    top = nice_max(peak_count)
     coords = []
     previous_y = PLOT_H
     for at, count in steps:
@@ -130,14 +130,12 @@ def step_chart(title: str, steps: Sequence[tuple[int, int]], start_ms: int, end_
         y = round(PLOT_H - PLOT_H * count / top, 2)
         coords += [f"{x},{previous_y}", f"{x},{y}"]
         previous_y = y
-    peak_count = max((n for _, n in steps), default=0)
     return Chart(
         title=title,
         summary=f"{title}: at most {peak_count} at once",
         y_ticks=[t for t in value_ticks(top) if float(t.label).is_integer()],  # whole people
         x_ticks=time_ticks(start_ms, end_ms),
         lines=[" ".join(coords)] if coords else [],
-        step=True,
     )
 
 

@@ -20,7 +20,7 @@ from rtk_sessions.api.context import AppContext
 from rtk_sessions.api.participants import DETAIL_SECTIONS
 from rtk_sessions.ingest.enrich import locate_ip, parse_user_agent
 from rtk_sessions.ingest.stored import stats_samples
-from rtk_sessions.store.peer_report import StoredPeer, load_peer, load_stats
+from rtk_sessions.store.peer_report import load_peer, load_stats
 from rtk_sessions.ui import charts
 
 KIND_NAMES = {
@@ -33,17 +33,14 @@ KIND_NAMES = {
 
 @dataclass(frozen=True, slots=True)
 class TrackView:
-    """One track's charts and problems."""
+    """One track's charts, its problems shaded on them."""
 
     title: str
-    series: Series
     charts: list[charts.Chart]
-    problems: list[Problem]
 
 
 @dataclass(frozen=True, slots=True)
 class PeerView:
-    stored: StoredPeer
     participant: ParticipantView
     peer_stats: dict[str, Any]
     browser: dict[str, Any]
@@ -51,7 +48,6 @@ class PeerView:
     tracks: list[TrackView]
     cumulatives: list[tuple[str, dict[str, Any]]]  # (track kind title, the report's numbers)
     problems: list[Problem]
-    skipped: int  # problems not on any track's chart (counter resets of tracks not shown)
 
 
 def peer_view(ctx: AppContext, account_id: str, app_id: str, peer_id: str) -> PeerView:
@@ -62,9 +58,7 @@ def peer_view(ctx: AppContext, account_id: str, app_id: str, peer_id: str) -> Pe
     browser = parse_user_agent(metadata.get("user_agent"))
     location = locate_ip(metadata.get("ip"))
     problems = problems_of(measured)
-    tracks = tracks_of(measured, problems)
     return PeerView(
-        stored=stored,
         participant=participant_view(stored.peer, stored.session_closed_ms, ctx.clock()),
         peer_stats=report_peer_stats(
             metadata,
@@ -75,10 +69,9 @@ def peer_view(ctx: AppContext, account_id: str, app_id: str, peer_id: str) -> Pe
         ),
         browser=msgspec.to_builtins(browser) if browser else {},
         transports=msgspec.to_builtins(candidate_pairs(samples)),
-        tracks=tracks,
+        tracks=tracks_of(measured, problems),
         cumulatives=cumulatives_of(measured),
         problems=problems,
-        skipped=len(problems) - sum(len(t.problems) for t in tracks),
     )
 
 
@@ -100,7 +93,7 @@ def tracks_of(measured: Measured, problems: list[Problem]) -> list[TrackView]:
             for p in problems
             if (p.kind, p.direction, p.ssrc) == (series.kind, series.direction, series.ssrc)
         ]
-        views.append(TrackView(_title(series), series, _charts(series, mine, start, end), mine))
+        views.append(TrackView(_title(series), _charts(series, mine, start, end)))
     return views
 
 

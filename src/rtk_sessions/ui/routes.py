@@ -37,11 +37,17 @@ from rtk_sessions.ui.auth import (
 )
 from rtk_sessions.ui.peer import peer_view
 from rtk_sessions.ui.session import TRANSCRIPT_FORMATS, session_view
-from rtk_sessions.ui.sessions import PER_PAGE_CHOICES, parse_form, rows_only, sessions_view
+from rtk_sessions.ui.sessions import PER_PAGE_CHOICES, parse_form, sessions_view
 from rtk_sessions.ui.templates import page
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 APP = "/apps/{app_id:str}"
+
+
+def _template(request: Request, whole: str, **parts: str) -> str:
+    """The page, or the part of it the page's own script asks for when it refreshes
+    (``X-Rtk-Fragment: rows`` or ``summary``, ui.js)."""
+    return parts.get(request.headers.get("x-rtk-fragment", ""), whole)
 
 
 def _base(request: Request, viewer: Viewer, app_id: str, **context: Any) -> dict[str, Any]:
@@ -70,7 +76,7 @@ class AccountPages(Controller):
     @post("/sign-out", status_code=303)
     async def sign_out(self, request: Request, data: Form) -> Response:
         check_form(request, await viewer_for(request), data)
-        return signed_out(Redirect("/ui/sign-in", status_code=303), request)
+        return signed_out(Redirect("/ui/sign-in", status_code=303))
 
     @get("/")
     async def home(self, request: Request) -> Response:
@@ -94,7 +100,7 @@ class SessionPages(Controller):
         ctx = context_of(request)
         form = parse_form(request.query_params)
         shown = await anyio.to_thread.run_sync(sessions_view, ctx, viewer.account_id, app_id, form)
-        template = "session_rows.html" if rows_only(request) else "sessions.html"
+        template = _template(request, "sessions.html", rows="session_rows.html")
         return page(
             template,
             **_base(request, viewer, app_id, form=form.values, per_page_choices=PER_PAGE_CHOICES),
@@ -111,9 +117,7 @@ class SessionPages(Controller):
         timeline, source = await anyio.to_thread.run_sync(
             session_view, ctx, viewer.account_id, app_id, session_id
         )
-        template = (
-            "summary.html" if request.headers.get("x-rtk-fragment") == "summary" else "session.html"
-        )
+        template = _template(request, "session.html", summary="summary.html")
         return page(
             template,
             **_base(request, viewer, app_id),

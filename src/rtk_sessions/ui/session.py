@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rtk_sessions.analytics.lifecycle import ended_at_ms
-from rtk_sessions.analytics.participants import participant_view
-from rtk_sessions.analytics.timeline import Lane, Stay, concurrency_steps, lanes_of
+from rtk_sessions.analytics.lifecycle import PeerSpan, effective_left_ms, ended_at_ms
+from rtk_sessions.analytics.timeline import Lane, concurrency_steps, lanes_of
 from rtk_sessions.api.context import AppContext
 from rtk_sessions.api.sessions import Session, render_session
 from rtk_sessions.store.exports import ExportSource, export_source
@@ -24,7 +23,7 @@ MIN_BAR_PERCENT = 0.4  # a few seconds' stay in a long call stays visible and cl
 class BarView:
     """One stay on a lane, placed in percent of the timeline's width."""
 
-    stay: Stay
+    stay: PeerSpan
     left_pct: float
     width_pct: float
     still_in: bool
@@ -46,7 +45,7 @@ class Timeline:
     start_ms: int
     end_ms: int
     lanes: list[LaneView]
-    people: list[tuple[PeerRow, Stay]]
+    people: list[tuple[PeerRow, PeerSpan]]
     concurrency: charts.Chart
     rooms: list[Timeline]
 
@@ -63,10 +62,7 @@ def session_view(
 
     def timeline(row: SessionRow, rooms: list[Timeline]) -> Timeline:
         session = render_session(row, app_id, ctx, now_ms, [r.session for r in rooms])
-        people = [
-            (peer, _stay(peer, row.closed_ms, now_ms))
-            for peer in by_session.get(row.session_id, [])
-        ]
+        people = [(peer, _stay(peer, row.closed_ms)) for peer in by_session.get(row.session_id, [])]
         return build_timeline(session, row, people, now_ms, rooms)
 
     rooms = [timeline(room, []) for room in stored.rooms]
@@ -77,7 +73,7 @@ def session_view(
 def build_timeline(
     session: Session,
     row: SessionRow,
-    people: list[tuple[PeerRow, Stay]],
+    people: list[tuple[PeerRow, PeerSpan]],
     now_ms: int,
     rooms: list[Timeline],
 ) -> Timeline:
@@ -102,12 +98,13 @@ def build_timeline(
     )
 
 
-def _stay(peer: PeerRow, closed_ms: int | None, now_ms: int) -> Stay:
-    view = participant_view(peer, closed_ms, now_ms)
-    return Stay(peer.peer_id, view.joined_ms, view.left_ms)
+def _stay(peer: PeerRow, closed_ms: int | None) -> PeerSpan:
+    """The peer's stay as the API counts it: a session's forced end closes it."""
+    stored = PeerSpan(peer.peer_id, peer.joined_ms, peer.left_ms)  # type: ignore[arg-type]
+    return PeerSpan(peer.peer_id, stored.joined_ms, effective_left_ms(stored, closed_ms))
 
 
-def _bar(stay: Stay, start: int, end: int) -> BarView:
+def _bar(stay: PeerSpan, start: int, end: int) -> BarView:
     span = end - start
     left = end if stay.left_ms is None else stay.left_ms
     left_pct = 100 * (stay.joined_ms - start) / span

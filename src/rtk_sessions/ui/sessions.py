@@ -11,7 +11,6 @@ from time import monotonic
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Request
 from litestar.datastructures import MultiDict
 
 from rtk_sessions.analytics.lifecycle import ended_at_ms
@@ -161,11 +160,6 @@ def daily_charts(
             [(lab, d.minutes_ms / 60_000) for lab, d in zip(labels, days, strict=False)],
         ),
     ]
-
-
-def rows_only(request: Request) -> bool:
-    """The page's own script asks for the table rows alone when it refreshes live rows."""
-    return request.headers.get("x-rtk-fragment") == "rows"
 
 
 def _page_link(form: ListForm, page_no: int) -> str:
