@@ -4,7 +4,6 @@ configured, the artifact uploaded and a presigned GET of it with the same lifeti
 from __future__ import annotations
 
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,8 +34,6 @@ class Downloads:
     def __init__(self, db: Database, settings, clock: Clock) -> None:
         self._db, self._clock = db, clock
         self._configured = settings.download_secret.get_secret_value()
-        self._secret: str | None = None
-        self._lock = threading.Lock()
         self.lifetime_s = settings.download_link_seconds
         self._s3 = (
             S3Links(
@@ -47,12 +44,7 @@ class Downloads:
         )
 
     def secret(self) -> str:
-        with self._lock:
-            if self._secret is None:
-                self._secret = self._configured or instance_secret(
-                    self._db, DOWNLOAD_SECRET_NAME, self._clock()
-                )
-            return self._secret
+        return self._configured or instance_secret(self._db, DOWNLOAD_SECRET_NAME, self._clock())
 
     def link(self, artifact: Artifact, base_url: str, now_ms: int, version: str) -> Link:
         """A link to the artifact; ``version`` names the state of its data (S3 uploads

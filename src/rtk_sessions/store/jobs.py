@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import secrets
 from typing import Literal
+from weakref import WeakKeyDictionary
 
 import msgspec
-from sqlalchemy import Connection, and_, case, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, case, func, or_, select, update
 
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.rows import first_row, select_rows
@@ -241,9 +242,20 @@ def queue_depth(db: Database) -> list[tuple[str, str, int]]:
         return [(kind, status, count) for kind, status, count in conn.execute(query)]
 
 
+# A secret, once made, never changes: each process reads it once per database.
+_SECRETS: WeakKeyDictionary[Engine, dict[str, str]] = WeakKeyDictionary()
+
+
 def instance_secret(db: Database, name: str, now_ms: int) -> str:
     """A random secret kept in the database under ``name``, made on first use (every
-    process and replica on the database then shares it)."""
+    process and replica on the database then shares it); read once per process."""
+    known = _SECRETS.setdefault(db.engine, {})
+    if name not in known:
+        known[name] = _stored_secret(db, name, now_ms)
+    return known[name]
+
+
+def _stored_secret(db: Database, name: str, now_ms: int) -> str:
     with db.read() as conn:
         found = conn.execute(
             select(instance_secrets.c.value).where(instance_secrets.c.name == name)

@@ -16,19 +16,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from weakref import WeakKeyDictionary
 
 import anyio
 from litestar import Request, Response
 from litestar.datastructures import Cookie
-from sqlalchemy import Engine
 
 from rtk_sessions.api.context import AppContext, context_of
 from rtk_sessions.store.apps import Missing, app_ids_of
 from rtk_sessions.store.jobs import instance_secret
 from rtk_sessions.store.tokens import TokenGrant, hash_token
 
-_CSRF_KEYS: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
 COOKIE = "rtk_ui_token"
 COOKIE_PATH = "/ui"
 CSRF_SECRET_NAME = "ui_csrf"
@@ -98,9 +95,7 @@ def viewer_of(request: Request) -> Viewer:
 
 
 def csrf_token(ctx: AppContext, token: str) -> str:
-    key = _CSRF_KEYS.get(ctx.db.engine)
-    if key is None:  # made once per database, shared by every process and replica
-        key = _CSRF_KEYS[ctx.db.engine] = instance_secret(ctx.db, CSRF_SECRET_NAME, ctx.clock())
+    key = instance_secret(ctx.db, CSRF_SECRET_NAME, ctx.clock())
     return hmac.new(key.encode(), hash_token(token).encode(), hashlib.sha256).hexdigest()
 
 
