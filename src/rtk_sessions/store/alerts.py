@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import msgspec
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
+from rtk_sessions.store.app_settings import PerAppRows
 from rtk_sessions.store.apps import find_app
 from rtk_sessions.store.database import Database, chunks
-from rtk_sessions.store.rows import SessionRow, first_row, row_of, select_rows
+from rtk_sessions.store.rows import SessionRow, row_of, select_rows
 from rtk_sessions.store.sessions import ended_condition
 from rtk_sessions.store.tables import alert_outbox, alert_webhooks, events, peers, sessions
 
@@ -33,41 +34,23 @@ class PeerOfSession:
     display_name: str | None
 
 
+_TARGETS = PerAppRows(alert_webhooks, AlertTarget)
+
+
 def set_target(db: Database, target: AlertTarget) -> None:
-    with db.write() as conn:
-        db.upsert(conn, alert_webhooks, [msgspec.structs.asdict(target)], ["account_id", "app_id"])
+    _TARGETS.put(db, target)
 
 
 def targets(db: Database, account_id: str | None = None) -> list[AlertTarget]:
-    query = select_rows(AlertTarget, alert_webhooks)
-    if account_id is not None:
-        query = query.where(alert_webhooks.c.account_id == account_id)
-    with db.read() as conn:
-        rows = conn.execute(query.order_by(alert_webhooks.c.account_id, alert_webhooks.c.app_id))
-        return [row_of(AlertTarget, row) for row in rows]
+    return _TARGETS.all(db, account_id)
 
 
 def target_of(db: Database, account_id: str, app_id: str) -> AlertTarget | None:
-    with db.read() as conn:
-        return first_row(
-            conn,
-            AlertTarget,
-            select_rows(AlertTarget, alert_webhooks).where(
-                alert_webhooks.c.account_id == account_id, alert_webhooks.c.app_id == app_id
-            ),
-        )
+    return _TARGETS.get(db, account_id, app_id)
 
 
 def remove_target(db: Database, account_id: str, app_id: str) -> bool:
-    with db.write() as conn:
-        return (
-            conn.execute(
-                delete(alert_webhooks).where(
-                    alert_webhooks.c.account_id == account_id, alert_webhooks.c.app_id == app_id
-                )
-            ).rowcount
-            > 0
-        )
+    return _TARGETS.remove(db, account_id, app_id)
 
 
 def app_of(db: Database, target: AlertTarget) -> int | None:

@@ -7,10 +7,9 @@ stored as given. Setting a key replaces the app's earlier one.
 from __future__ import annotations
 
 import msgspec
-from sqlalchemy import delete
 
+from rtk_sessions.store.app_settings import PerAppRows
 from rtk_sessions.store.database import Database
-from rtk_sessions.store.rows import first_row, row_of, select_rows
 from rtk_sessions.store.tables import webhook_keys
 
 
@@ -22,40 +21,23 @@ class WebhookKeyRow(msgspec.Struct, frozen=True):
     updated_ms: int
 
 
+_KEYS = PerAppRows(webhook_keys, WebhookKeyRow)
+
+
 def set_webhook_key(db: Database, key: WebhookKeyRow) -> None:
     """Store ``key`` for its app, replacing any earlier one."""
-    with db.write() as conn:
-        db.upsert(conn, webhook_keys, [msgspec.structs.asdict(key)], ["account_id", "app_id"])
+    _KEYS.put(db, key)
 
 
 def webhook_key(db: Database, account_id: str, app_id: str) -> WebhookKeyRow | None:
-    with db.read() as conn:
-        return first_row(
-            conn,
-            WebhookKeyRow,
-            select_rows(WebhookKeyRow, webhook_keys).where(
-                webhook_keys.c.account_id == account_id, webhook_keys.c.app_id == app_id
-            ),
-        )
+    return _KEYS.get(db, account_id, app_id)
 
 
 def webhook_keys_of(db: Database, account_id: str | None = None) -> list[WebhookKeyRow]:
     """Every configured key, or an account's, by account and app."""
-    query = select_rows(WebhookKeyRow, webhook_keys)
-    if account_id is not None:
-        query = query.where(webhook_keys.c.account_id == account_id)
-    query = query.order_by(webhook_keys.c.account_id, webhook_keys.c.app_id)
-    with db.read() as conn:
-        return [row_of(WebhookKeyRow, row) for row in conn.execute(query)]
+    return _KEYS.all(db, account_id)
 
 
 def remove_webhook_key(db: Database, account_id: str, app_id: str) -> bool:
     """Forget the app's key (its deliveries are refused from now on); False if it had none."""
-    with db.write() as conn:
-        removed = conn.execute(
-            delete(webhook_keys).where(
-                webhook_keys.c.account_id == account_id, webhook_keys.c.app_id == app_id
-            )
-        )
-        return removed.rowcount > 0
-
+    return _KEYS.remove(db, account_id, app_id)
