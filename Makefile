@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 SDK500 := .venv-sdk500
+NODE_SDKS := tests/sdk/node/node_modules/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check
 
 .PHONY: demo serve test bench install clean
@@ -19,6 +20,12 @@ $(SDK500)/.installed: constraints-sdk500.txt
 	$(SDK500)/bin/pip install $(PIP_FLAGS) -r constraints-sdk500.txt
 	touch $@
 
+# The official TypeScript SDK, 7.x and 6.x (tests/sdk/node/package-lock.json pins them):
+# the conformance tests run the same calls through it with Node.js.
+$(NODE_SDKS): tests/sdk/node/package.json tests/sdk/node/package-lock.json
+	cd tests/sdk/node && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 install: $(VENV)/.installed
 
 ## Install, load the synthetic demo app into ./rtk-data/rtk.db, print a token, serve on :8000.
@@ -28,8 +35,9 @@ demo: $(VENV)/.installed
 serve: $(VENV)/.installed
 	$(VENV)/bin/rtk-sessions serve
 
-## Install both environments and run the whole test suite (exit 5, "no tests", fails too).
-test: $(VENV)/.installed $(SDK500)/.installed
+## Install the test environments (Python, cloudflare 5.0.0, the TypeScript SDKs) and run the
+## whole test suite (exit 5, "no tests", fails too).
+test: $(VENV)/.installed $(SDK500)/.installed $(NODE_SDKS)
 	RTK_TEST_SDK500_PYTHON=$(abspath $(SDK500))/bin/python $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 ## Run every benchmark (each beside its ceiling) and write BENCHMARKS.md (minutes; not part of test).
@@ -37,4 +45,4 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(SDK500) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(SDK500) tests/sdk/node/node_modules .pytest_cache .hypothesis

@@ -16,12 +16,13 @@ from rtk_sessions.api.auth import token_guard
 from rtk_sessions.api.context import AppContext, provide_context
 from rtk_sessions.api.cors import ingest_cors
 from rtk_sessions.api.docs import docs_plugin, static_files
-from rtk_sessions.api.downloads import DownloadController, ExportsController, SummaryRequestBody
+from rtk_sessions.api.downloads import DownloadController, ExportsController
 from rtk_sessions.api.envelope import EXCEPTION_HANDLERS, handle_http_exception
 from rtk_sessions.api.health import HealthController
 from rtk_sessions.api.ingest import IngestController
 from rtk_sessions.api.limits import rate_limit
 from rtk_sessions.api.metrics import MetricsController
+from rtk_sessions.api.openapi import document_schema
 from rtk_sessions.api.participants import ParticipantsController
 from rtk_sessions.api.peer_report import PeerReportController
 from rtk_sessions.api.quality_cache import QualityCache
@@ -154,7 +155,7 @@ def create_app(
     )
     app.state.ctx = ctx
     if settings.openapi_enabled:
-        _document_strict_bodies(app)
+        document_schema(app)
     return app
 
 
@@ -175,12 +176,3 @@ def _middleware(settings: Settings) -> list:
         found.append(rate_limit(settings.rate_limit_per_minute).middleware)
     return found
 
-
-def _document_strict_bodies(app: Litestar) -> None:
-    """Request bodies that refuse unknown fields say so (``additionalProperties: false``):
-    a client reading the document must not expect an extra field to be ignored."""
-    schemas = app.openapi_schema.components.schemas or {}
-    for body in (SummaryRequestBody,):
-        component = schemas.get(body.__name__)
-        if component is not None and body.__struct_config__.forbid_unknown_fields:
-            component.additional_properties = False

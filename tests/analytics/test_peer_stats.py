@@ -128,14 +128,17 @@ def test_fold_is_order_independent(data: st.DataObject, events: list[dict[str, A
     assert fold_metadata(list(shuffled)) == fold_metadata(events)
 
 
+def _has_null(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(v is None or _has_null(v) for v in value.values())
+    if isinstance(value, list):
+        return any(v is None or _has_null(v) for v in value)
+    return False
+
+
 @given(events=_metadata_events())
 def test_fold_never_yields_null(events: list[dict[str, Any]]) -> None:
-    def has_null(value: Any) -> bool:
-        if isinstance(value, dict):
-            return any(v is None or has_null(v) for v in value.values())
-        return False
-
-    assert not has_null(fold_metadata(events))
+    assert not _has_null(fold_metadata(events))
 
 
 # --------------------------------------------------------------------------
@@ -197,15 +200,13 @@ PEER_EVENTS: list[dict[str, Any]] = [
 
 def test_full_peer_stats_shape() -> None:
     stats = participant_peer_stats(FULL_METADATA, PEER_EVENTS, CHROME, GOOGLE_DNS, set(SECTIONS))
+    # config and status are never known: left out, as is every other unknown value
     assert list(stats) == [
-        "config",
         "device_info",
         "events",
         "ip_information",
         "precall_network_information",
-        "status",
     ]
-    assert stats["config"] is None and stats["status"] is None
     assert stats["device_info"] == {
         "browser": "Chrome",
         "browser_version": "120.0.0.0",
@@ -226,18 +227,14 @@ def test_full_peer_stats_shape() -> None:
             "type": "audio_device_changed",
             "metadata": {"device": "USB mic"},
         },
-        {"timestamp": "2024-01-01T09:00:05.123Z", "type": "network_changed", "metadata": None},
-        {"timestamp": "2024-01-01T09:00:05.123Z", "type": "tab_hidden", "metadata": None},
+        {"timestamp": "2024-01-01T09:00:05.123Z", "type": "network_changed"},
+        {"timestamp": "2024-01-01T09:00:05.123Z", "type": "tab_hidden"},
     ]
+    # city, ip_location, portal, region and timezone are unknown: left out
     assert stats["ip_information"] == {
-        "city": None,
         "country": "US",
-        "ip_location": None,
         "ipv4": "8.8.8.8",
         "org": "GOOGLE",
-        "portal": None,
-        "region": None,
-        "timezone": None,
         "ip": "8.8.8.8",
     }
     assert stats["precall_network_information"] == {
@@ -252,6 +249,7 @@ def test_full_peer_stats_shape() -> None:
         "turn_connectivity": True,
     }
     json.dumps(stats)  # plain JSON all the way down
+    assert not _has_null(stats)
 
 
 def test_throughput_is_served_as_throughtput() -> None:
@@ -280,22 +278,15 @@ def test_throughput_is_served_as_throughtput() -> None:
 )
 def test_sections_filter(sections: set[str]) -> None:
     stats = participant_peer_stats(FULL_METADATA, PEER_EVENTS, CHROME, GOOGLE_DNS, sections)
-    assert set(stats) == (sections & SECTIONS) | {"config", "status"}
+    assert set(stats) == sections & SECTIONS  # every one of them is known here
 
 
-def test_empty_data_gives_nulls_and_empty_events() -> None:
+def test_empty_data_leaves_sections_out_but_gives_empty_events() -> None:
     stats = participant_peer_stats({}, [], None, None, set(SECTIONS))
-    assert stats == {
-        "config": None,
-        "device_info": None,
-        "events": [],
-        "ip_information": None,
-        "precall_network_information": None,
-        "status": None,
-    }
+    assert stats == {"events": []}
 
 
-def test_empty_nested_objects_are_null_sections() -> None:
+def test_empty_nested_objects_leave_their_sections_out() -> None:
     stats = participant_peer_stats(
         {"device_info": {}, "precall_network_information": {"rtt": None}, "ip": "not-an-ip"},
         [],
@@ -303,9 +294,7 @@ def test_empty_nested_objects_are_null_sections() -> None:
         None,
         set(SECTIONS),
     )
-    assert stats["device_info"] is None
-    assert stats["precall_network_information"] is None
-    assert stats["ip_information"] is None
+    assert stats == {"events": []}
 
 
 def test_device_info_falls_back_to_ua_as_a_pair() -> None:
@@ -317,14 +306,11 @@ def test_device_info_falls_back_to_ua_as_a_pair() -> None:
     reported = participant_peer_stats(
         {"device_info": {"os": "Android", "is_mobile": True}}, [], CHROME, None, {"device_info"}
     )["device_info"]
-    assert (reported["os"], reported["os_version"], reported["is_mobile"]) == (
-        "Android",
-        None,
-        True,
-    )
+    assert (reported["os"], reported["is_mobile"]) == ("Android", True)
+    assert "os_version" not in reported  # not reported, and not taken from the UA
 
 
-def test_wrongly_typed_values_become_null() -> None:
+def test_wrongly_typed_values_are_left_out() -> None:
     stats = participant_peer_stats(
         {
             "sdk_name": 5,
@@ -336,15 +322,9 @@ def test_wrongly_typed_values_become_null() -> None:
         None,
         set(SECTIONS),
     )
-    device = stats["device_info"]
-    assert (device["sdk_name"], device["cpus"], device["memory"], device["is_mobile"]) == (
-        None,
-    ) * 4
-    pre = stats["precall_network_information"]
-    assert (pre["rtt"], pre["turn_connectivity"], pre["jitter"]) == (None, None, 1.5)
-    assert stats["events"] == [
-        {"timestamp": "2024-01-01T00:00:00.000Z", "type": None, "metadata": None}
-    ]
+    assert stats["device_info"] == {"os": "Linux"}
+    assert stats["precall_network_information"] == {"jitter": 1.5}
+    assert stats["events"] == [{"timestamp": "2024-01-01T00:00:00.000Z"}]
 
 
 @pytest.mark.parametrize(
@@ -363,7 +343,12 @@ def test_ip_information_addresses(
     info = participant_peer_stats({"ip": ip}, [], None, location, {"ip_information"})[
         "ip_information"
     ]
-    assert (info["ipv4"], info["ip"]) == (ipv4, ip_out)
+    assert info["ip"] == ip_out
+    if ipv4 is None:
+        assert "ipv4" not in info
+    else:
+        assert info["ipv4"] == ipv4
+    assert not _has_null(info)
 
 
 def test_ip_location_is_lat_lon_when_known() -> None:

@@ -41,6 +41,15 @@ def report(samples: list[StatsSample], period_s: float = 7.0) -> dict[str, Any]:
     return msgspec.to_builtins(peer_quality(intervals_of(samples, period_s)))
 
 
+ABSENT = "<absent>"  # what ``served(row, key)`` gives for a key left out (a null would be None)
+
+
+def served(row: dict[str, Any], key: str) -> Any:
+    """``row[key]``, or :data:`ABSENT` when the key is left out (api.md: unknown values
+    are absent, never null)."""
+    return row.get(key, ABSENT)
+
+
 # --------------------------------------------------------------------------
 # quality.md §5: the worked example
 # --------------------------------------------------------------------------
@@ -64,11 +73,11 @@ def worked_samples() -> list[StatsSample]:
 
 def test_worked_example_intervals() -> None:
     rows = report(worked_samples())["audio_consumer"]
-    assert [(r["timestamp"], r["mos_quality"]) for r in rows] == [
+    assert [(r["timestamp"], served(r, "mos_quality")) for r in rows] == [
         (iso(7), 1.0),
         (iso(14), 0.64),
         (iso(21), 0.07),
-        (iso(28), None),  # no packets: not scored
+        (iso(28), ABSENT),  # no packets: not scored, no mos_quality key
         (iso(35), 1.0),
     ]
     assert [r["packets_received"] for r in rows] == [350, 340, 320, 0, 350]
@@ -87,14 +96,9 @@ def test_worked_example_cumulative() -> None:
         "50_or_greater_event_fraction": 0.0,
     }
     assert cumulative["quality_mos"] == {"avg": 0.6775, "p50": 0.82, "p75": 1.0, "p90": 1.0}
-    # no jitter-buffer counters in the example: the summary is there, unknown
-    assert cumulative["jitter_buffer_delay"] == {
-        "avg": None,
-        "100ms_or_greater_event_fraction": None,
-        "250ms_or_greater_event_fraction": None,
-        "500ms_or_greater_event_fraction": None,
-    }
-    assert set(cumulative) == {"packet_loss", "quality_mos", "jitter_buffer_delay"}
+    # no jitter-buffer counters in the example: that summary is unknown, left out
+    assert "jitter_buffer_delay" not in cumulative
+    assert set(cumulative) == {"packet_loss", "quality_mos"}
 
 
 def test_every_other_kind_is_empty() -> None:
@@ -184,7 +188,7 @@ def test_packets_lost_going_down_counts_as_none_lost() -> None:
     assert [r["mos_quality"] for r in rows] == [0.76, 1.0]
 
 
-def test_muted_audio_is_null_and_left_out_of_every_summary() -> None:
+def test_muted_audio_has_no_score_and_is_left_out_of_every_summary() -> None:
     samples = [
         audio_out(0, 0, 0),
         audio_out(7, 350, 35),  # 10 % loss → 0 + 0.3
@@ -192,7 +196,8 @@ def test_muted_audio_is_null_and_left_out_of_every_summary() -> None:
         audio_out(21, 700, 35),  # 0 % → 1.0
     ]
     got = report(samples)
-    assert [r["mos_quality"] for r in got["audio_producer"]] == [0.3, None, 1.0]
+    assert [served(r, "mos_quality") for r in got["audio_producer"]] == [0.3, ABSENT, 1.0]
+    assert got["audio_producer"][1]["packets_sent"] == 0  # the muted row is there, unscored
     cumulative = got["audio_producer_cumulative"]
     assert cumulative["quality_mos"] == {"avg": 0.65, "p50": 0.65, "p75": 0.825, "p90": 0.93}
     assert cumulative["packet_loss"]["avg"] == 5.0
@@ -218,15 +223,13 @@ def test_missing_jitter_leaves_the_interval_unscored_never_invented() -> None:
     assert got["audio_producer"] == [] and got["audio_producer_cumulative"] == {}
 
 
-def test_a_missing_rtt_makes_the_rtt_summary_unknown() -> None:
+def test_a_missing_rtt_leaves_the_rtt_summary_out() -> None:
     samples = [audio_out(0, 0, 0), audio_out(7, 350, 0)]
-    rtt = report(samples)["audio_producer_cumulative"]["rtt"]
-    assert rtt == {
-        "avg": None,
-        "100ms_or_greater_event_fraction": None,
-        "250ms_or_greater_event_fraction": None,
-        "500ms_or_greater_event_fraction": None,
-    }
+    cumulative = report(samples)["audio_producer_cumulative"]
+    assert "rtt" not in cumulative
+    # the interval is scored all the same (0 % loss, jitter 10 ms → 1.0)
+    assert cumulative["quality_mos"] == {"avg": 1.0, "p50": 1.0, "p75": 1.0, "p90": 1.0}
+    assert "rtt" not in report(samples)["audio_producer"][0]
 
 
 def test_rtt_summary_in_milliseconds() -> None:
@@ -390,16 +393,16 @@ def test_video_consumer_issues_and_distributions() -> None:
     # widths 1280, 200, 200, 640 → sorted 200, 200, 640, 1280
     assert cumulative["frame_width"] == {"avg": 580.0, "p50": 420.0, "p75": 800.0, "p90": 1088.0}
     assert cumulative["frame_per_second"] == {"avg": 16.25, "p50": 17.5, "p75": 30.0, "p90": 30.0}
+    # no jitter-buffer or key-frame counters sent: those summaries are left out
     assert set(cumulative) == {
         "packet_loss",
         "quality_mos",
-        "jitter_buffer_delay",
         "frame_per_second",
         "frame_width",
         "issues",
-        "key_frames_decoded_fraction",
     }
-    assert cumulative["key_frames_decoded_fraction"] is None  # no key-frame counters sent
+    assert "key_frames_decoded_fraction" not in cumulative
+    assert "jitter_buffer_delay" not in cumulative
 
 
 def test_video_producer_limitations_feedback_and_key_frames() -> None:
@@ -531,7 +534,7 @@ def test_emodel_is_served_beside_mos_for_audio_with_rtt() -> None:
     # rtt 50 ms, jitter 5 ms → eff 70 → R = 91.45 → 1 + 3.20075 + 7e-6·91.45·31.45·8.55 = 4.3729
     assert row["mos_emodel"] == 4.37
     consumer = report(worked_samples())["audio_consumer"][0]
-    assert consumer["mos_emodel"] is None  # a consumer's samples carry no RTT
+    assert "mos_emodel" not in consumer  # a consumer's samples carry no RTT
 
 
 def test_percentiles_interpolate_linearly_between_closest_ranks() -> None:
@@ -559,7 +562,7 @@ def test_quality_stats_of_received_media() -> None:
     sent = [audio_out(3, 0, 0), audio_out(10, 350, 0)]  # a producer track: not in quality_stats
     stats = msgspec.to_builtins(quality_stats("peer-1", intervals_of(audio + camera + sent)))
     assert (stats["start"], stats["end"]) == (iso(0), iso(35))
-    assert [a["quality"] for a in stats["audio_stats"]] == [1.0, 0.64, 0.07, None, 1.0]
+    assert [served(a, "quality") for a in stats["audio_stats"]] == [1.0, 0.64, 0.07, ABSENT, 1.0]
     # video: 630 received + 70 lost → 10 % loss, jitter 10 ms: 0.8 + 0.2 · 1 · 0 = 0.8; then 1.0
     assert [v["quality"] for v in stats["video_stats"]] == [0.8, 1.0]
     assert stats["video_stats"][0] == {
@@ -570,13 +573,12 @@ def test_quality_stats_of_received_media() -> None:
         "frame_width": 1280,
         "frame_height": 720,
         "frames_per_second": 30.0,
-        "frames_dropped": None,
-    }
+    }  # no frames_dropped counter in the samples: left out
     assert stats["average_quality"] == round((1 + 0.64 + 0.07 + 1 + 0.8 + 1) / 6, 4)
     assert stats["audio_packet_loss"] == round(100 * 40 / 1400, 4)  # Σlost / (Σreceived + Σlost)
     assert stats["video_packet_loss"] == round(100 * 70 / 1400, 4)
     assert stats["video_bandwidth"] == 800_000  # 8 · 700 000 B / 7 s, both intervals
-    assert stats["audio_bandwidth"] is None  # no byte counters in the audio samples
+    assert "audio_bandwidth" not in stats  # no byte counters in the audio samples
     assert (stats["total_audio_packets"], stats["total_audio_packets_lost"]) == (1400, 40)
     assert (stats["total_video_packets"], stats["total_video_packets_lost"]) == (1400, 70)
     assert stats["first_audio_packet_received"] == iso(7)  # 0 packets at 0 s
@@ -586,19 +588,36 @@ def test_quality_stats_of_received_media() -> None:
         iso(14),
     )
     assert stats["peer_ids"] == ["peer-1"]
-    entry = msgspec.to_builtins(participant_entry(quality_stats("peer-1", intervals_of(audio))))
-    assert set(entry) == {
+    # the participant-details entry: the same numbers without the peer report's extras
+    entry = msgspec.to_builtins(
+        participant_entry(quality_stats("peer-1", intervals_of(audio + camera)))
+    )
+    assert entry == {
+        "peer_id": "peer-1",
+        "start": iso(0),
+        "end": iso(35),
+        "audio_stats": stats["audio_stats"],
+        "video_stats": stats["video_stats"],
+        "average_quality": stats["average_quality"],
+        # no audio_bandwidth: no byte counters in the audio samples
+        "video_bandwidth": 800_000,
+        "audio_packet_loss": round(100 * 40 / 1400, 4),
+        "video_packet_loss": round(100 * 70 / 1400, 4),
+    }
+    audio_only = msgspec.to_builtins(
+        participant_entry(quality_stats("peer-1", intervals_of(audio)))
+    )
+    # nothing known of video: its bandwidth and loss are left out, its series empty
+    assert set(audio_only) == {
         "peer_id",
         "start",
         "end",
         "audio_stats",
         "video_stats",
         "average_quality",
-        "audio_bandwidth",
-        "video_bandwidth",
         "audio_packet_loss",
-        "video_packet_loss",
     }
+    assert audio_only["video_stats"] == []
 
 
 def test_packet_totals_run_across_a_gap() -> None:
@@ -607,17 +626,16 @@ def test_packet_totals_run_across_a_gap() -> None:
         sample(60, packets_received=3000, packets_lost=30, jitter=0.01, concealment_events=0),
     ]
     stats = msgspec.to_builtins(quality_stats("p", intervals_of(samples)))
-    assert stats["audio_stats"] == [] and stats["average_quality"] is None
+    assert stats["audio_stats"] == [] and "average_quality" not in stats
     assert (stats["total_audio_packets"], stats["total_audio_packets_lost"]) == (3030, 30)
 
 
 def test_no_samples_no_numbers() -> None:
     stats = msgspec.to_builtins(quality_stats("p", intervals_of([])))
-    assert (
-        stats["start"] is None
-        and stats["audio_stats"] == []
-        and stats["total_audio_packets"] is None
-    )
+    # no start, end, averages, bandwidths, losses, totals or packet times: all left out
+    assert stats == {"peer_id": "p", "audio_stats": [], "video_stats": [], "peer_ids": ["p"]}
+    entry = msgspec.to_builtins(participant_entry(quality_stats("p", intervals_of([]))))
+    assert entry == {"peer_id": "p", "audio_stats": [], "video_stats": []}
 
 
 # --------------------------------------------------------------------------

@@ -161,6 +161,53 @@ def test_peer_events(crew: AppUnderTest) -> None:
     assert [e["id"] for p in again for e in p["peer_events"]] == all_ids  # stable ids
 
 
+def test_consolidated_peer_events_are_those_of_every_peer_of_the_user(app: AppUnderTest) -> None:
+    # u-x is in the parent s1 from minute 1 to 10 and, from a second tab, in its breakout
+    # room r1 from minute 3 to 8; u-y has one peer, in s1 only
+    app.ingest([
+        started("s1", "m1", T0), started("r1", "m1", at(2), "s1"),
+        *visit("s1", "p-x1", at(1), at(10), user_id="u-x", socket_session_id="sock-x1"),
+        *visit("r1", "p-x2", at(3), at(8), user_id="u-x", socket_session_id="sock-x2"),
+        *visit("s1", "p-y1", at(2), at(4), user_id="u-y", socket_session_id="sock-y1"),
+    ])
+    rows = app.participants("s1", view="consolidated", include_peer_events="true")
+    assert [(r["id"], r["user_id"], r["duration"]) for r in rows] == [
+        ("p-x1", "u-x", 14.0), ("p-y1", "u-y", 2.0)]  # 9 + 5 minutes; 2 minutes
+    fields = ("event_name", "created_at", "updated_at", "minutes_consumed", "participant_id",
+              "peer_id", "preset_view_type", "session_id", "socket_session_id")
+
+    def expected(name, minute, minutes, user, peer, session) -> dict:
+        return {"event_name": name, "created_at": iso_ms(at(minute)),
+                "updated_at": iso_ms(at(minute)), "minutes_consumed": minutes,
+                "participant_id": user, "peer_id": peer, "preset_view_type": "GROUP_CALL",
+                "session_id": session, "socket_session_id": f"sock-{peer[2:]}"}
+
+    # both peers' events, each naming its own peer and session, merged in time order
+    # (the room peer's leave at 8 comes before the parent peer's at 10)
+    x, y = rows
+    assert [{k: e[k] for k in fields} for e in x["peer_events"]] == [
+        expected("PEER_CREATED", 1, 0.0, "u-x", "p-x1", "s1"),
+        expected("PEER_JOINING", 1, 0.0, "u-x", "p-x1", "s1"),
+        expected("PEER_CREATED", 3, 0.0, "u-x", "p-x2", "r1"),
+        expected("PEER_JOINING", 3, 0.0, "u-x", "p-x2", "r1"),
+        expected("PEER_LEAVING", 8, 5.0, "u-x", "p-x2", "r1"),
+        expected("PEER_LEAVING", 10, 9.0, "u-x", "p-x1", "s1"),
+    ]
+    assert [{k: e[k] for k in fields} for e in y["peer_events"]] == [
+        expected("PEER_CREATED", 2, 0.0, "u-y", "p-y1", "s1"),
+        expected("PEER_JOINING", 2, 0.0, "u-y", "p-y1", "s1"),
+        expected("PEER_LEAVING", 4, 2.0, "u-y", "p-y1", "s1"),
+    ]
+    # each event is the one its peer's own row carries, with the same id
+    raw = {p["id"]: p["peer_events"]
+           for session_id in ("s1", "r1")
+           for p in app.participants(session_id, include_peer_events="true")}
+    assert sorted(e["id"] for e in x["peer_events"]) == sorted(
+        e["id"] for e in raw["p-x1"] + raw["p-x2"])
+    assert y["peer_events"] == raw["p-y1"]
+    assert len({e["id"] for e in x["peer_events"]}) == 6
+
+
 @pytest.mark.parametrize("params", [{}, {"include_peer_events": "false"}])
 def test_no_peer_events_unless_asked(crew: AppUnderTest, params) -> None:
     assert all("peer_events" not in p for p in crew.participants("s1", **params))
@@ -173,19 +220,19 @@ def test_live_peer(app: AppUnderTest) -> None:
         app.clock.now_ms = at(minute)
         rows = {p["id"]: p for p in app.participants("s1", include_peer_events="true")}
         here = rows["here"]
-        assert (here["left_at"], here["duration"]) == (None, duration)
+        assert "left_at" not in here and here["duration"] == duration  # still in the call
         assert here["updated_at"] == iso_ms(at(1))
         assert [e["event_name"] for e in here["peer_events"]] == ["PEER_CREATED", "PEER_JOINING"]
         detail = app.ok("/sessions/s1/participants/here")["data"]["participant"]
-        assert (detail["left_at"], detail["duration"]) == (None, duration)
+        assert "left_at" not in detail and detail["duration"] == duration
     # sorted by duration as of now: "here" passes "gone" (12 min) as the clock moves
     app.clock.now_ms = at(12)
     assert [p["id"] for p in app.participants("s1", sort_by="duration")] == ["here", "gone"]
     app.clock.now_ms = at(14)
     assert [p["id"] for p in app.participants("s1", sort_by="duration")] == ["gone", "here"]
     consolidated = app.participants("s1", view="consolidated")
-    assert [(p["id"], p["left_at"]) for p in consolidated] == [("here", None),
-                                                              ("gone", iso_ms(at(14)))]
+    assert [(p["id"], p.get("left_at", "absent")) for p in consolidated] == [
+        ("here", "absent"), ("gone", iso_ms(at(14)))]
 
 
 @pytest.mark.parametrize("closing", ["host ended", "superseded"])

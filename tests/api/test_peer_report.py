@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import pytest
 from pydantic import BaseModel
@@ -129,8 +129,8 @@ def test_participant_fields(call: AppUnderTest) -> None:
 def test_quality_is_the_worked_example(call: AppUnderTest) -> None:
     quality = peer_report(call)["peer_report"]["quality"]
     rows = quality["audio_consumer"]
-    assert [(r["timestamp"], r["mos_quality"]) for r in rows] == [
-        (at(7), 1.0), (at(14), 0.64), (at(21), 0.07), (at(28), None), (at(35), 1.0)]
+    assert [(r["timestamp"], r.get("mos_quality", "absent")) for r in rows] == [
+        (at(7), 1.0), (at(14), 0.64), (at(21), 0.07), (at(28), "absent"), (at(35), 1.0)]
     assert {k: rows[1][k] for k in (
         "consumer_id", "producer_id", "peer_id", "ssrc", "mid", "packets_received",
         "packets_lost", "concealment_events", "jitter")} == {
@@ -164,34 +164,38 @@ def test_quality_stats_of_the_report(call: AppUnderTest) -> None:
     stats = peer_report(call)["quality_stats"]
     assert (stats["start"], stats["end"]) == (at(0), at(35))
     assert stats["peer_ids"] == ["ann"]
-    assert [a["quality"] for a in stats["audio_stats"]] == [1.0, 0.64, 0.07, None, 1.0]
+    assert [a.get("quality", "absent") for a in stats["audio_stats"]] == [
+        1.0, 0.64, 0.07, "absent", 1.0]
     assert stats["average_quality"] == 0.6775
     assert (stats["total_audio_packets"], stats["total_audio_packets_lost"]) == (1400, 40)
     assert stats["audio_packet_loss"] == round(100 * 40 / 1400, 4)
     assert (stats["first_audio_packet_received"], stats["last_audio_packet_received"]) == (
         at(7), at(35))
-    assert stats["video_stats"] == [] and stats["total_video_packets"] is None
+    # no video received: no video totals, loss, bandwidth or packet times (left out)
+    assert stats["video_stats"] == []
+    assert not {"total_video_packets", "total_video_packets_lost", "video_packet_loss",
+                "video_bandwidth", "first_video_packet_received",
+                "last_video_packet_received"} & set(stats)
 
 
 def test_metadata(call: AppUnderTest) -> None:
     meta = peer_report(call)["peer_report"]["metadata"]
+    # no webgl_support: the SDK generations disagree on its type, so it is never served
     assert meta["browser_metadata"] == {"browser": "Chrome", "browser_version": "120.0.0.0",
-                                        "engine": "Blink", "user_agent": CHROME_UA,
-                                        "webgl_support": None}
+                                        "engine": "Blink", "user_agent": CHROME_UA}
     assert meta["device_info"] == {"cpus": 8, "is_mobile": False, "os": "Windows", "os_version": "10"}
     assert (meta["sdk_name"], meta["sdk_version"], meta["sdk_type"], meta["room_view_type"]) == (
         "web-core", "1.2.0", "web", "GROUP_CALL")
     assert meta["native_metadata"] == {"audio_encoder": "opus", "video_encoder": "VP8"}
-    ip = meta["ip_information"]
-    assert (ip["ipv4"], ip["country"], ip["org"], ip["asn"]["name"]) == (
-        "8.8.8.8", "US", "GOOGLE", "GOOGLE")
-    assert ip["city"] is None and ip["asn"]["asn"] is None  # not in the bundled data: unknown
+    # city, region, timezone and the AS number are not in the bundled data: left out
+    assert meta["ip_information"] == {"ipv4": "8.8.8.8", "country": "US", "org": "GOOGLE",
+                                      "asn": {"name": "GOOGLE"}}
+    # no sdp (events carry none); the second test reported neither relay nor turn
     assert meta["pc_metadata"] == [
         {"effective_network_type": "4g", "reflexive_connectivity": True,
-         "relay_connectivity": False, "turn_connectivity": True, "sdp": None,
+         "relay_connectivity": False, "turn_connectivity": True,
          "timestamp": iso_ms(JOIN + SEC)},
         {"effective_network_type": "3g", "reflexive_connectivity": False,
-         "relay_connectivity": None, "turn_connectivity": None, "sdp": None,
          "timestamp": iso_ms(JOIN + 10 * MIN)},
     ]
 
@@ -222,29 +226,34 @@ def test_candidate_pairs_latest_state_per_pair(call: AppUnderTest) -> None:
     assert producing["available_outgoing_bitrate"] == 2_500_001  # whole bit/s
     assert (producing["local_candidate_address"], producing["local_candidate_port"]) == (
         "203.0.113.7", 50123)
-    assert "id" not in producing and producing["total_round_trip_time"] is None
+    # every reported key of the pair but its id; nothing it did not report
+    assert producing == {
+        "nominated": True, "local_candidate_type": "srflx", "local_candidate_protocol": "udp",
+        "local_candidate_address": "203.0.113.7", "local_candidate_port": 50123,
+        "remote_candidate_type": "host", "remote_candidate_address": "198.51.100.2",
+        "remote_candidate_port": 443, "available_outgoing_bitrate": 2_500_001,
+        "current_round_trip_time": 0.052, "bytes_sent": 20_000, "packets_sent": 90}
     [consuming] = pairs["consuming_transport"]
-    assert (consuming["local_candidate_id"], consuming["remote_candidate_id"]) == ("L2", "R2")
-    assert consuming["last_packet_received_timestamp"] == 1_767_225_700_123
+    assert consuming == {"local_candidate_id": "L2", "remote_candidate_id": "R2",
+                         "local_candidate_type": "relay",
+                         "last_packet_received_timestamp": 1_767_225_700_123}
 
 
 def test_peer_stats_in_the_report_shape(call: AppUnderTest) -> None:
     stats = peer_report(call)["peer_stats"]
     assert stats["device_info"]["browser"] == "Chrome"
-    assert stats["ip_information"]["asn"] == {"asn": None}
+    assert "asn" not in stats["ip_information"]  # the AS number is not in the bundled data
     precall = stats["precall_network_information"]
     assert precall["throughput"] == 2501 and "throughtput" not in precall
     assert precall["effective_networktype"] == "3g"  # the latest test wins field by field
     assert [e["type"] for e in stats["events"]] == [
         "audio_devices_updated", "audio_device_changed", "video_devices_updated", "tab_hidden",
         "network_quality"]
-    # the seed types connection_info in full: every key there, typed or null, extras kept
+    # connection_info as the seed types it: the keys sent with the declared type, extras
+    # kept; an unsent key or one of the wrong type (effective_network_type: 4) is left out
     assert stats["events"][4]["metadata"]["connection_info"] == {
-        "r_t_t": 41.5, "throughput": 1235, "vendor": "x", "backend_r_t_t": None,
-        "connectivity": {"host": None, "reflexive": None, "relay": True},
-        "effective_network_type": None, "fractional_loss": None, "ip_details": None,
-        "jitter": None, "location": None, "turn_connectivity": None}
-    assert stats["events"][3]["metadata"]["connection_info"] is None
+        "r_t_t": 41.5, "throughput": 1235, "vendor": "x", "connectivity": {"relay": True}}
+    assert "connection_info" not in stats["events"][3]["metadata"]
 
 
 @pytest.mark.parametrize(("filters", "sections", "quality"), [
@@ -256,7 +265,7 @@ def test_peer_stats_in_the_report_shape(call: AppUnderTest) -> None:
 def test_filters(call: AppUnderTest, filters, sections, quality) -> None:
     full = peer_report(call)
     got = peer_report(call, filters=filters)
-    assert set(got.get("peer_stats", {})) - {"config", "status"} == sections
+    assert set(got.get("peer_stats", {})) == sections  # config/status are never known
     assert ("quality_stats" in got) is quality
     assert ("quality" in got["peer_report"]) is quality
     assert got["peer_report"]["metadata"] == full["peer_report"]["metadata"]
@@ -286,9 +295,15 @@ def test_a_peer_without_stats_or_metadata(call: AppUnderTest) -> None:
     quality = got["peer_report"]["quality"]
     assert all(quality[name] == [] for name in quality if not name.endswith("cumulative")
                and name != "skipped_intervals")
-    assert got["quality_stats"]["start"] is None and got["quality_stats"]["audio_stats"] == []
+    # nothing measured: only the peer's id and empty series
+    assert got["quality_stats"] == {"peer_id": "bob", "peer_ids": ["bob"], "audio_stats": [],
+                                    "video_stats": []}
     meta = got["peer_report"]["metadata"]
-    assert meta["ip_information"] is None and meta["pc_metadata"] == []
+    # no metadata: the objects of which nothing is known are left out
+    for section in ("ip_information", "browser_metadata", "device_info", "native_metadata",
+                    "room_view_type", "sdk_name", "sdk_type", "sdk_version"):
+        assert section not in meta
+    assert meta["pc_metadata"] == [] and meta["events"] == []
     assert meta["candidate_pairs"] == {"producing_transport": [], "consuming_transport": []}
 
 
@@ -313,54 +328,109 @@ def test_participant_details_quality_stats_per_peer_of_the_user(app: AppUnderTes
         ("ann-1", 1.0, 0.0),
         ("ann-2", 0.5, 10.0),  # 10 % loss: Q = 0.2 (no concealment) + 0 + 0.3 (jitter 10 ms)
     ]
+    # no byte counters and no video: the bandwidths and video loss are left out
     assert set(got[0]) == {"peer_id", "start", "end", "audio_stats", "video_stats",
-                           "average_quality", "audio_bandwidth", "video_bandwidth",
-                           "audio_packet_loss", "video_packet_loss"}
+                           "average_quality", "audio_packet_loss"}
     [carl] = app.ok("/sessions/s1/participants/carl")["data"]["participant"]["quality_stats"]
     assert carl["audio_stats"][0]["packets_lost"] == 7
 
 
 # --------------------------------------------------------------------------
-# every field the current SDK declares is in the answer
+# every field the current SDK declares is in the answer when known, absent when not
 # --------------------------------------------------------------------------
 
 
-def missing_fields(model: type[BaseModel], value: Any, path: str = "$") -> list[str]:
-    """Paths of fields the SDK's model declares that ``value`` lacks (recursively)."""
-    from typing import get_args, get_origin
-
+def absent_fields(model: type[BaseModel], value: Any, path: str = "$") -> list[str]:
+    """Paths of the fields the SDK's model declares that ``value`` leaves out (recursively,
+    into every object, empty ones included, and every element of a list)."""
     problems = []
     for name, info in model.model_fields.items():
         key = info.alias or name
-        if not isinstance(value, dict) or key not in value:
+        if key not in value:
             problems.append(f"{path}.{key}")
             continue
         inner, annotation = value[key], info.annotation
         for candidate in (annotation, *get_args(annotation)):
-            if isinstance(candidate, type) and issubclass(candidate, BaseModel) and inner:
-                problems += missing_fields(candidate, inner, f"{path}.{key}")
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                assert isinstance(inner, dict), f"{path}.{key} is not an object: {inner!r}"
+                problems += absent_fields(candidate, inner, f"{path}.{key}")
             if get_origin(candidate) is list and isinstance(inner, list):
                 [item] = get_args(candidate)
                 if isinstance(item, type) and issubclass(item, BaseModel):
                     for i, element in enumerate(inner):
-                        problems += missing_fields(item, element, f"{path}.{key}[{i}]")
+                        problems += absent_fields(item, element, f"{path}.{key}[{i}]")
     return problems
 
 
-def test_every_field_the_current_sdk_declares_is_present(call: AppUnderTest) -> None:
+def null_paths(value: Any, path: str = "$") -> list[str]:
+    """Paths of every ``null`` in ``value`` (api.md: an unknown value is left out)."""
+    if value is None:
+        return [path]
+    if isinstance(value, dict):
+        return [p for key, inner in value.items() for p in null_paths(inner, f"{path}.{key}")]
+    if isinstance(value, list):
+        return [p for i, inner in enumerate(value) for p in null_paths(inner, f"{path}[{i}]")]
+    return []
+
+
+def unknown_fields_of_ann() -> set[str]:
+    """What ann's inputs (``call_events``) leave unknown, worked out by hand from them:
+    every other field the SDK declares must be served."""
+    from cloudflare.types.realtime_kit import (
+        session_get_participant_data_from_peer_id_response as sdk,
+    )
+
+    def fields(model: type[BaseModel]) -> list[str]:
+        return [info.alias or name for name, info in model.model_fields.items()]
+
+    meta, quality = "$.peer_report.metadata", "$.peer_report.quality"
+    unknown = set()
+    # her joins carry no socket_session_id
+    unknown |= {f"$.peer_events[{i}].socket_session_id" for i in range(3)}
+    # the generations disagree on webgl_support's type: never served
+    unknown.add(f"{meta}.browser_metadata.webgl_support")
+    # a candidate pair knows what its samples reported, nothing else (its "id" is not served)
+    pair_fields = fields(sdk.DataParticipantPeerReportMetadataCandidatePairsProducingTransport)
+    reported = {direction: set() for direction in ("producer", "consumer")}
+    for sample in stats_samples():
+        reported[sample["direction"]] |= set(sample.get("candidate_pair", {}))
+    producing, consuming = reported["producer"], reported["consumer"]
+    assert "local_candidate_address" in producing and "local_candidate_id" in consuming
+    unknown |= {f"{meta}.candidate_pairs.producing_transport[0].{f}"
+                for f in pair_fields if f not in producing}
+    unknown |= {f"{meta}.candidate_pairs.consuming_transport[0].{f}"
+                for f in pair_fields if f not in consuming}
+    # 8.8.8.8 with the bundled geoip data only (no .mmdb): country and AS org, nothing
+    # else; the AS number needs an ASN .mmdb; domain/route/type no offline data has
+    unknown |= {f"{meta}.ip_information.{f}" for f in ("city", "region", "timezone")}
+    unknown |= {f"{meta}.ip_information.asn.{f}" for f in ("asn", "domain", "route", "type")}
+    # pre-call tests carry no SDP; the second one reported only type and reflexivity
+    unknown |= {f"{meta}.pc_metadata[{i}].sdp" for i in range(2)}
+    unknown |= {f"{meta}.pc_metadata[1].{f}" for f in ("relay_connectivity", "turn_connectivity")}
+    # received audio: no byte or jitter-buffer counters in the samples; the 5th interval
+    # (28 s) has no packets, so no score
+    unknown |= {f"{quality}.audio_consumer[{i}].{f}" for i in range(5)
+                for f in ("bytes_received", "jitter_buffer_delay", "jitter_buffer_emitted_count")}
+    unknown.add(f"{quality}.audio_consumer[3].mos_quality")
+    unknown.add(f"{quality}.audio_consumer_cumulative.jitter_buffer_delay")
+    # no samples of any other kind: their cumulatives are {} (quality.md §3)
+    for name in ("video_producer", "video_consumer", "screenshare_audio_producer",
+                 "screenshare_audio_consumer", "screenshare_video_producer",
+                 "screenshare_video_consumer"):
+        model = sdk.DataParticipantPeerReportQuality.model_fields[f"{name}_cumulative"]
+        [cumulative] = [c for c in get_args(model.annotation) if c is not type(None)]
+        unknown |= {f"{quality}.{name}_cumulative.{f}" for f in fields(cumulative)}
+    return unknown
+
+
+def test_every_field_the_current_sdk_declares_is_present_when_known(call: AppUnderTest) -> None:
     from cloudflare.types.realtime_kit.session_get_participant_data_from_peer_id_response import (
         DataParticipant,
     )
 
     got = peer_report(call, include_peer_events="true")
-    missing = missing_fields(DataParticipant, got)
-    # empty cumulatives are {} (quality.md §3): their fields are absent by design
-    missing = [m for m in missing if not any(
-        f"quality.{name}_cumulative." in m for name in (
-            "video_producer", "video_consumer", "screenshare_audio_producer",
-            "screenshare_audio_consumer", "screenshare_video_producer",
-            "screenshare_video_consumer"))]
-    assert missing == []
+    assert null_paths(got) == []  # never null: unknown values are left out
+    assert sorted(absent_fields(DataParticipant, got)) == sorted(unknown_fields_of_ann())
 
 
 def test_now_does_not_move_the_report(call: AppUnderTest) -> None:

@@ -21,8 +21,12 @@ SESSION_KEYS = {"id", "associated_id", "created_at", "live_participants",
 
 
 def status_of(app: AppUnderTest, session_id: str) -> tuple[str, str | None]:
+    """Status and ``ended_at``; None when the session has no ``ended_at`` key (it is
+    left out while live, never sent as null)."""
     detail = app.session(session_id)
-    return detail["status"], detail["ended_at"]
+    assert detail.get("ended_at", "absent") is not None, detail
+    assert ("ended_at" in detail) == ("ended_at" in detail["session"])
+    return detail["status"], detail.get("ended_at")
 
 
 def listed(app: AppUnderTest, status: str) -> list[str]:
@@ -45,8 +49,7 @@ def test_session_detail_is_flattened_and_nested_identically(app: AppUnderTest) -
         "organization_id": app.app_id, "status": "ENDED", "type": "livestream",
         "updated_at": iso_ms(T0 + 11 * MIN), "breakout_rooms": [],
         "ended_at": iso_ms(T0 + 11 * MIN), "meta": {"room": "blue", "n": 2},
-        "parent_session_id": None,
-    }
+    }  # a top-level session has no parent_session_id key
     assert app.sessions()[0] == nested  # the list shows the same session object
 
 
@@ -143,7 +146,8 @@ def test_live_session_minutes_grow_with_the_clock(app: AppUnderTest) -> None:
         app.clock.now_ms = T0 + elapsed
         detail = app.session("live")
         assert (detail["minutes_consumed"], detail["live_participants"]) == (minutes, 1)
-        assert detail["status"] == "LIVE" and detail["ended_at"] is None
+        assert detail["status"] == "LIVE" and "ended_at" not in detail
+        assert "ended_at" not in detail["session"]
         assert {s["id"]: s["minutes_consumed"] for s in app.sessions()}["live"] == minutes
     # sorting by minutes uses the minutes as of now: "live" overtakes "done" (20.0)
     app.clock.now_ms = T0 + 15 * MIN

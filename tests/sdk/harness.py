@@ -1,10 +1,19 @@
-"""What the SDK test modules share: starting the real server, running sdk_calls.py."""
+"""What the SDK test modules share: starting the real server, running the SDK calls.
+
+Four generations of the official SDK are run against the same server: the
+Python ``cloudflare`` package pinned in pyproject.toml ("current") and 5.0.0
+("seed", its own venv), both through ``sdk_calls.py``; and the TypeScript
+``cloudflare`` package 7.x ("ts7") and 6.x ("ts6"), pinned in
+``node/package-lock.json``, through ``node/sdk_calls.mjs``. Both scripts make the
+same calls and print the same document, so one set of tests judges all four.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,9 +29,18 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).parent / "rtk-sessions"
 SCRIPT = Path(__file__).with_name("sdk_calls.py")
+NODE_DIR = Path(__file__).with_name("node")
+NODE_SCRIPT = NODE_DIR / "sdk_calls.mjs"
 SEED_VERSION = "5.0.0"
 SEED_VENV_PYTHON = REPO / ".venv-sdk500" / "bin" / "python"
-GENERATIONS = ("current", "seed")
+PYTHON_GENERATIONS = ("current", "seed")
+TS_GENERATIONS = ("ts7", "ts6")
+GENERATIONS = PYTHON_GENERATIONS + TS_GENERATIONS
+#: The generation of the other language that types the same shapes (5.0.0 and 6.x
+#: read ``data.session`` and have participant-details ``filters``; 5.3+ and 7.x not).
+TWIN = {"ts7": "current", "ts6": "seed"}
+#: Generations whose details answer is ``data.session`` (the rest read ``data``).
+NESTED_DETAILS = {"seed", "ts6"}
 RUN_TIMEOUT_S = 300
 START_TIMEOUT_S = 60
 
@@ -127,10 +145,42 @@ def seed_python() -> Path:
 
 
 def interpreter(generation: str) -> tuple[Path, str]:
-    """(python, the cloudflare version it must have)."""
+    """(python or node, the cloudflare version it must have)."""
     if generation == "current":
         return Path(sys.executable), pinned_current_version()
+    if generation in TS_GENERATIONS:
+        return node(), pinned_ts_version(generation)
     return seed_python(), SEED_VERSION
+
+
+def ts_package(generation: str) -> str:
+    """The alias the TypeScript generation is installed under (``cloudflare-7``)."""
+    return f"cloudflare-{generation.removeprefix('ts')}"
+
+
+def pinned_ts_version(generation: str) -> str:
+    """The version node/package.json pins for the generation (``npm:cloudflare@X``)."""
+    manifest = json.loads((NODE_DIR / "package.json").read_text(encoding="utf-8"))
+    spec = manifest["dependencies"][ts_package(generation)]
+    assert spec.startswith("npm:cloudflare@"), spec
+    return spec.removeprefix("npm:cloudflare@")
+
+
+def installed_ts_version(generation: str) -> str:
+    manifest = NODE_DIR / "node_modules" / ts_package(generation) / "package.json"
+    return json.loads(manifest.read_text(encoding="utf-8"))["version"]
+
+
+def node() -> Path:
+    """Node.js, with the SDKs installed beside the script; a missing one fails the suite."""
+    hint = "run `make test` (it runs `npm ci` in tests/sdk/node)"
+    found = shutil.which("node")
+    if found is None:
+        pytest.fail(f"no `node` on PATH: the TypeScript SDK tests need Node.js 20+; {hint}",
+                    pytrace=False)
+    if not (NODE_DIR / "node_modules" / "typescript").exists():
+        pytest.fail(f"{NODE_DIR}/node_modules is missing: {hint}", pytrace=False)
+    return Path(found)
 
 
 def clean_env() -> dict[str, str]:
@@ -162,10 +212,14 @@ class Outcome:
 def run_sdk_calls(
     generation: str, base_url: str, token: str, account: str, app: str, ids_file: Path
 ) -> Outcome:
-    """sdk_calls.py with one generation's interpreter against a running server."""
+    """sdk_calls.py (or .mjs) with one generation's interpreter against a running server."""
     python, _ = interpreter(generation)
+    if generation in TS_GENERATIONS:
+        script = [str(NODE_SCRIPT), generation.removeprefix("ts")]
+    else:
+        script = [str(SCRIPT)]
     proc = subprocess.run(
-        [str(python), str(SCRIPT), base_url, token, account, app, str(ids_file)],
+        [str(python), *script, base_url, token, account, app, str(ids_file)],
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT_S,

@@ -228,7 +228,31 @@ def coercions(raw: Any, parsed: Any, path: str = "$") -> list[str]:
 
 
 # --------------------------------------------------------------------------
-# every field the SDK declares: present in the raw answer
+# never null: an unknown value is left out (api.md)
+# --------------------------------------------------------------------------
+
+#: Objects whose values are the client's own, kept as sent (null included).
+AS_SENT = ("meta", "metadata")
+
+
+def nulls(raw: Any, path: str = "$") -> list[str]:
+    """Paths of the nulls in an answer, outside what clients sent as it is."""
+    if raw is None:
+        return [path]
+    if isinstance(raw, list):
+        return [p for i, item in enumerate(raw) for p in nulls(item, f"{path}[{i}]")]
+    if isinstance(raw, dict):
+        return [
+            p
+            for key, value in raw.items()
+            if key not in AS_SENT
+            for p in nulls(value, f"{path}.{key}")
+        ]
+    return []
+
+
+# --------------------------------------------------------------------------
+# every field the SDK declares that the answer lacks (the test says which may be)
 # --------------------------------------------------------------------------
 
 
@@ -244,9 +268,8 @@ def _models_in(annotation: Any) -> list[Any]:
 
 def missing_fields(model: Any, raw: Any, path: str = "$") -> list[str]:
     """Paths of fields ``model`` declares that the raw JSON object lacks, recursively
-    through nested models and lists of models (an empty object ``{}``, the
-    quality.md §3 cumulative of a kind without scored intervals, declares none)."""
-    if not isinstance(raw, dict) or raw == {}:
+    through nested models and lists of models."""
+    if not isinstance(raw, dict):
         return []
     problems = []
     for name, info in model.model_fields.items():
@@ -322,6 +345,7 @@ class Run:
                 body=_short(getattr(exc, "body", None)),
             )
             return None
+        self.no_nulls(name, raw)
         response = as_json(parsed)
         problems = coercions(raw, response)
         if problems:
@@ -356,6 +380,7 @@ class Run:
             self.fail(name, type(exc).__name__, str(exc),
                       status_code=getattr(exc, "status_code", None))
             return None, None
+        self.no_nulls(name, raw)
         self.report_missing[name] = missing_fields(model, raw)
         self.report_digest[name] = hashlib.sha256(
             json.dumps(raw, sort_keys=True).encode()
@@ -371,6 +396,12 @@ class Run:
             self.fail(name, "coerced", f"the SDK converted {len(problems)} value(s)",
                       problems=problems[:5])
         return raw, parsed
+
+    def no_nulls(self, name: str, raw: Any) -> None:
+        found = nulls(raw)
+        if found:
+            self.fail(name, "null", f"{len(found)} null value(s): unknown values are left out",
+                      paths=found[:20])
 
     def present(self, name: str, parsed: Any, *path: str) -> bool:
         """The typed path (all Optional in the SDK's models) is there; else a failure."""
@@ -672,6 +703,13 @@ def main(argv: list[str]) -> int:
         per_page=100.0,
     )
     participants(
+        "participants_parent_consolidated_events",
+        ids["parent_session"],
+        view="consolidated",
+        include_peer_events=True,
+        per_page=100.0,
+    )
+    participants(
         "participants_parent_consolidated_duration",
         ids["parent_session"],
         view="consolidated",
@@ -725,6 +763,9 @@ def main(argv: list[str]) -> int:
     peer_report("report_live", ids["live_peer"])
     peer_report("report_live_quality", ids["live_peer"], filters="quality_stats")
     peer_report("report_live_device_info", ids["live_peer"], filters="device_info")
+    peer_report("report_live_ip_information", ids["live_peer"], filters="ip_information")
+    peer_report("report_live_precall", ids["live_peer"], filters="precall_network_information")
+    peer_report("report_live_events_filter", ids["live_peer"], filters="events")
     if features["peer_report_include_peer_events"]:  # newer SDKs only
         peer_report("report_live_events", ids["live_peer"], include_peer_events=True)
     peer_report("report_left", ids["left_peer"])

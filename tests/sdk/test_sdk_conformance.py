@@ -1,24 +1,39 @@
-"""Official SDK conformance: both generations of the ``cloudflare`` SDK against the real server.
+"""Official SDK conformance: four generations of the ``cloudflare`` SDK against the real server.
 
-The server is started as a user starts it (``conftest.sdk_server``); ``sdk_calls.py``
+The server is started as a user starts it (``conftest.sdk_server``). ``sdk_calls.py``
 calls every endpoint of the Sessions issue with ``_strict_response_validation=True``,
 once with this venv's pinned SDK ("current") and once with ``cloudflare==5.0.0``
-("seed", the generation the seed documents) from its own environment. A response
-either generation cannot parse, or can parse only by coercing a value, fails the
-suite; so do wrong numbers, wrong order, and any difference between what the two
-generations read.
+("seed", the generation the seed documents) from its own environment;
+``node/sdk_calls.mjs`` makes the same calls with the TypeScript SDK 7.x ("ts7") and
+6.x ("ts6") and holds every answer against that generation's own ``.d.ts``. A
+response a generation cannot parse, can parse only by coercing a value, or that
+breaks its declared types (a ``null`` where the type says ``?: string``) fails the
+suite; so do wrong numbers, wrong order, a null anywhere, a field we know left out,
+and any difference between what the generations read.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from harness import GENERATIONS, Outcome, clean_env, interpreter, sdk_runner
+from harness import (
+    GENERATIONS,
+    NESTED_DETAILS,
+    PYTHON_GENERATIONS,
+    TS_GENERATIONS,
+    TWIN,
+    Outcome,
+    clean_env,
+    installed_ts_version,
+    interpreter,
+    sdk_runner,
+)
 
 pytestmark = pytest.mark.sdk
 
@@ -34,8 +49,23 @@ def generation(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+@pytest.fixture(scope="module", params=PYTHON_GENERATIONS)
+def python_generation(request: pytest.FixtureRequest) -> str:
+    """For what only the Python SDKs can say (pydantic's strict validation)."""
+    return request.param
+
+
 @pytest.fixture(scope="module")
 def sdk(runs: Callable[[str], Outcome], generation: str) -> dict[str, Any]:
+    return succeeded(runs, generation)
+
+
+@pytest.fixture(scope="module")
+def python_sdk(runs: Callable[[str], Outcome], python_generation: str) -> dict[str, Any]:
+    return succeeded(runs, python_generation)
+
+
+def succeeded(runs: Callable[[str], Outcome], generation: str) -> dict[str, Any]:
     """The output of a run in which every call succeeded."""
     outcome = runs(generation)
     if outcome.returncode != 0 or outcome.output is None:
@@ -124,6 +154,9 @@ def participant_rows(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def test_interpreter_has_the_pinned_sdk(generation: str) -> None:
     python, version = interpreter(generation)
+    if generation in TS_GENERATIONS:
+        assert installed_ts_version(generation) == version, "npm ci in tests/sdk/node"
+        return
     proc = subprocess.run(
         [str(python), "-c", "import cloudflare; print(cloudflare.__version__)"],
         capture_output=True,
@@ -143,9 +176,9 @@ def test_every_call_parses_strictly(runs: Callable[[str], Outcome], generation: 
     assert outcome.output["failures"] == [], outcome.describe()
     assert outcome.returncode == 0, outcome.describe()
     assert outcome.output["sdk_version"] == interpreter(generation)[1]
-    # The 5.0.0 generation still has `filters` on participant details; newer ones do not.
+    # 5.0.0 and 6.x still have `filters` on participant details; newer ones do not.
     assert outcome.output["generation_features"]["participant_details_filters"] is (
-        generation == "seed"
+        generation in NESTED_DETAILS
     )
 
 
@@ -263,8 +296,9 @@ def test_session_filters(sdk: dict[str, Any], sdk_server: Any) -> None:
 def test_session_details(sdk: dict[str, Any], sdk_server: Any, generation: str) -> None:
     expected, ids = sdk_server.expected["sessions"], sdk_server.ids
     details = sdk["facts"]["session"]
-    # What each generation types: 5.0.0 reads data.session, 5.3+ reads the fields of data.
-    shape = "nested" if generation == "seed" else "flat"
+    # What each generation types: 5.0.0 and 6.x read data.session, 5.3+ and 7.x the
+    # fields of data.
+    shape = "nested" if generation in NESTED_DETAILS else "flat"
     assert {d["shape"] for d in details.values()} == {shape}
     for name, key in (
         ("details_ended", "ended_session"),
@@ -353,6 +387,41 @@ def test_consolidated_view_sums_breakout_rooms(sdk: dict[str, Any], sdk_server: 
     assert [p["duration"] for p in top3] == sorted(want.values(), reverse=True)[:3]
 
 
+def test_consolidated_rows_carry_the_events_of_every_peer(
+    sdk: dict[str, Any], sdk_server: Any
+) -> None:
+    """With include_peer_events, a user's consolidated row carries the lifecycle events
+    of all the peers it folds (the parent session's and its rooms'), each naming its own
+    peer and session, in time order (at one instant, the earlier peer's first)."""
+    sessions, parent = sdk_server.expected["sessions"], sdk_server.ids["parent_session"]
+    peers = [
+        (sid, p)
+        for sid, s in sessions.items()
+        if sid == parent or s["parent_session_id"] == parent
+        for p in s["participants_joinedAt_asc"]
+    ]
+    peers.sort(key=lambda sp: (when(sp[1]["joined_at"]), sp[1]["id"]))
+    want: dict[str, list[tuple[datetime, int, str, str, str]]] = {}
+    for order, (sid, p) in enumerate(peers):
+        joined, left = when(p["joined_at"]), when(p["left_at"])
+        want.setdefault(p["user_id"], []).extend([
+            (joined, order, "PEER_CREATED", p["id"], sid),
+            (joined, order, "PEER_JOINING", p["id"], sid),
+            (left, order, "PEER_LEAVING", p["id"], sid),
+        ])
+    rows = sdk["facts"]["participants"]["participants_parent_consolidated_events"]
+    got = {
+        row["user_id"]: [(e["event_name"], e["peer_id"], e["session_id"]) for e in row["peer_events"]]
+        for row in rows
+    }
+    assert got == {user: [e[2:] for e in sorted(events)] for user, events in want.items()}
+    assert any(len({peer for _, peer, _ in events}) > 1 for events in got.values())
+    raw = sdk["calls"]["participants_parent_consolidated_events"]["response"]["data"]
+    for row in raw["participants"]:
+        times = [e["created_at"] for e in row["peer_events"]]
+        assert times == sorted(times), row["user_id"]
+
+
 # --------------------------------------------------------------------------
 # the live session
 # --------------------------------------------------------------------------
@@ -439,7 +508,8 @@ def test_participant_details(sdk: dict[str, Any], sdk_server: Any) -> None:
     ]
     [quality] = live["quality_stats"]  # received audio: quality.md's worked example
     assert quality["peer_id"] == ids["live_peer"]
-    assert [a["quality"] for a in quality["audio_stats"]] == [1.0, 0.64, 0.07, None, 1.0]
+    assert [a.get("quality") for a in quality["audio_stats"]] == [1.0, 0.64, 0.07, None, 1.0]
+    assert "quality" not in quality["audio_stats"][3]  # not scored: left out, not null
     assert quality["average_quality"] == 0.6775
     assert quality["video_stats"] == []  # the camera is sent, not received
     assert [e["event_name"] for e in details["participant_live_events"]["peer_events"]] == [
@@ -447,23 +517,25 @@ def test_participant_details(sdk: dict[str, Any], sdk_server: Any) -> None:
         "PEER_JOINING",
     ]
     assert details["participant_left"]["duration"] == 5.0
-    assert details["participant_left"]["peer_stats"]["device_info"] is None  # no metadata
+    assert details["participant_left"]["peer_stats"] == {"events": []}  # no metadata: unknown
 
 
-def test_participant_details_filters_of_the_seed(sdk: dict[str, Any], generation: str) -> None:
+def test_participant_details_filters_of_the_older_generations(
+    sdk: dict[str, Any], generation: str
+) -> None:
     details = sdk["facts"]["participant"]
-    if generation != "seed":
-        assert "participant_live_device_info" not in details  # 5.3+ has no `filters`
+    if generation not in NESTED_DETAILS:
+        assert "participant_live_device_info" not in details  # 5.3+ and 7.x have no `filters`
         return
     device_only = details["participant_live_device_info"]
-    assert set(device_only["peer_stats"]) == {"config", "device_info", "status"}
+    assert set(device_only["peer_stats"]) == {"device_info"}  # config, status: never known
     assert device_only["peer_stats"]["device_info"]["browser"] == "Chrome"
     assert device_only["quality_stats"] is None
     quality_only = details["participant_live_quality_stats"]
     assert quality_only["peer_stats"] is None
     assert quality_only["quality_stats"] == details["participant_live"]["quality_stats"]
     events_only = details["participant_live_events_filter"]
-    assert set(events_only["peer_stats"]) == {"config", "events", "status"}
+    assert set(events_only["peer_stats"]) == {"events"}
     assert events_only["peer_events"] is not None
 
 
@@ -496,11 +568,13 @@ def allowed_seed_failure(error: dict[str, Any]) -> bool:
 
 
 def test_peer_report_parses_strictly_but_for_the_seeds_integer_fractions(
-    sdk: dict[str, Any], generation: str
+    python_sdk: dict[str, Any], python_generation: str
 ) -> None:
-    validation = sdk["report_validation"]
+    """The TypeScript generations type these as `number`: their reports are held
+    against the .d.ts with every other answer (test_every_call_parses_strictly)."""
+    validation = python_sdk["report_validation"]
     assert {"report_live", "report_left", "report_ended"} <= set(validation)
-    if generation == "current":
+    if python_generation == "current":
         assert validation == {name: [] for name in validation}
         return
     wrong = [e for errors in validation.values() for e in errors if not allowed_seed_failure(e)]
@@ -511,23 +585,127 @@ def test_peer_report_parses_strictly_but_for_the_seeds_integer_fractions(
     assert validation["report_ended"] == []  # no telemetry, nothing fractional
 
 
-def test_peer_report_serves_every_field_either_generation_declares(
-    sdk: dict[str, Any], generation: str
-) -> None:
-    """Without filters, every field the generation's model declares is in the answer;
-    ``peer_events`` (5.3+) only when asked for, as on the other participant endpoints."""
-    missing = sdk["report_missing"]
-    unfiltered = ["report_live", "report_left", "report_ended"]
-    asked_for_events = "$.data.participant.peer_events"
-    if generation == "current":
-        assert missing["report_live_events"] == []
-        assert {name: missing[name] for name in unfiltered} == dict.fromkeys(
-            unfiltered, [asked_for_events])
-    else:
-        assert {name: missing[name] for name in unfiltered} == dict.fromkeys(unfiltered, [])
-    # a filter leaves out what it does not name: quality only with quality_stats
-    assert "$.data.participant.peer_report.quality" in missing["report_live_device_info"]
-    assert "$.data.participant.peer_report.quality" not in missing["report_live_quality"]
+#: What the scenario never tells about its peer still in the call (conftest.live_events and
+#: live_stats), by reason. A field a generation declares is in its peer report unless it is
+#: here: we leave out what we do not know, and only that.
+LIVE_PEER_UNKNOWN = {
+    "left_at",  # still in the call
+    # typed a string by 5.0.0 and 6.x, a boolean by 5.3+ and 7.x: never served (api.md)
+    "peer_report.metadata.browser_metadata.webgl_support",
+    # not in its peer.metadata: no SDK type, no native encoders
+    "peer_report.metadata.sdk_type",
+    "peer_report.metadata.native_metadata",
+    "peer_report.metadata.pc_metadata[].sdp",  # events carry no SDP
+    # the candidate pair it sent names no candidate ids, URLs, related address or network
+    # type, and counts only what was sent
+    *(
+        f"peer_report.metadata.candidate_pairs.producing_transport[].{name}"
+        for name in (
+            "local_candidate_id", "remote_candidate_id", "local_candidate_url",
+            "remote_candidate_url", "local_candidate_related_address",
+            "local_candidate_related_port", "local_candidate_network_type",
+            "remote_candidate_protocol", "available_incoming_bitrate", "bytes_received",
+            "packets_received", "bytes_discarded_on_send", "packets_discarded_on_send",
+            "last_packet_sent_timestamp", "last_packet_received_timestamp",
+        )
+    ),
+    # without RTK_GEOIP_MMDB the offline data has the country and network owner only;
+    # no database has an AS's domain, route or type
+    *(
+        f"peer_report.metadata.ip_information.{name}"
+        for name in ("city", "region", "timezone", "asn.asn", "asn.domain", "asn.route", "asn.type")
+    ),
+    *(
+        f"peer_stats.ip_information.{name}"
+        for name in ("city", "region", "timezone", "asn", "ip_location")
+    ),
+    # of its peer events only network_quality has connection_info: r_t_t, jitter, type
+    "peer_stats.events[].metadata.connection_info",
+    *(
+        f"peer_stats.events[].metadata.connection_info.{name}"
+        for name in ("backend_r_t_t", "connectivity", "fractional_loss", "ip_details",
+                     "location", "throughput", "turn_connectivity")
+    ),
+    # the audio it receives is quality.md's worked example: packets, loss, jitter and
+    # concealment, no bytes, ids or jitter buffer; one interval is not scored
+    *(
+        f"peer_report.quality.audio_consumer[].{name}"
+        for name in ("bytes_received", "jitter_buffer_delay", "jitter_buffer_emitted_count",
+                     "peer_id", "producer_id", "mos_quality")
+    ),
+    "peer_report.quality.audio_consumer_cumulative.jitter_buffer_delay",
+    "quality_stats.audio_bandwidth",  # no bytes received: no bitrate
+    # it receives no video
+    *(
+        f"quality_stats.{name}"
+        for name in ("video_bandwidth", "total_video_packets", "total_video_packets_lost",
+                     "first_video_packet_received", "last_video_packet_received")
+    ),
+}
+#: Kinds and directions the live peer sent no samples of: their summaries are ``{}``.
+LIVE_PEER_SILENT = ("video_consumer", "screenshare_audio", "screenshare_video")
+#: A peer that sent no telemetry: nothing of its device, network or quality is known.
+SILENT_PEER_UNKNOWN_PREFIXES = (
+    "peer_report.metadata.",
+    "peer_report.quality.",
+    "peer_stats.device_info",
+    "peer_stats.ip_information",
+    "peer_stats.precall_network_information",
+    "quality_stats.",
+)
+#: ``filters`` of each filtered report call: the sections it names (the rest are left out).
+REPORT_FILTERS = {
+    "report_live_quality": "quality_stats",
+    "report_live_device_info": "device_info",
+    "report_live_ip_information": "ip_information",
+    "report_live_precall": "precall_network_information",
+    "report_live_events_filter": "events",
+}
+STATS_SECTIONS = ("device_info", "ip_information", "precall_network_information", "events")
+
+
+def unknown_in_scenario(call: str, path: str) -> bool:
+    """Whether the report ``call`` may leave out ``path`` (prefix ``$.data.participant.``
+    stripped, list indices as ``[]``): the scenario never told it, or it was not asked."""
+    if path == "peer_events":
+        return call != "report_live_events"  # only when asked for, as everywhere
+    named = REPORT_FILTERS.get(call)
+    if named is not None:
+        left_out = {f"peer_stats.{s}" for s in STATS_SECTIONS if s != named}
+        left_out |= {"peer_stats"} if named == "quality_stats" else {
+            "peer_report.quality", "quality_stats"}
+        if path in left_out:
+            return True
+    if call in ("report_left", "report_ended"):  # no metadata, no stats
+        return path.startswith(SILENT_PEER_UNKNOWN_PREFIXES)
+    silent = tuple(f"peer_report.quality.{kind}" for kind in LIVE_PEER_SILENT)
+    return path in LIVE_PEER_UNKNOWN or path.startswith(silent)
+
+
+def test_peer_report_leaves_out_only_what_is_unknown(sdk: dict[str, Any]) -> None:
+    """Every field the generation declares is served, but what the scenario never told us;
+    and what it never told us is absent (test_every_call_parses_strictly: never null)."""
+    absent = {
+        call: {
+            re.sub(r"\[\d+\]", "[]", path).removeprefix("$.data.participant.")
+            for path in paths
+        }
+        for call, paths in sdk["report_missing"].items()
+    }
+    assert {"report_live", "report_left", "report_ended"} <= set(absent)
+    known_but_absent = {
+        call: sorted(p for p in paths if not unknown_in_scenario(call, p))
+        for call, paths in absent.items()
+    }
+    assert {call: paths for call, paths in known_but_absent.items() if paths} == {}
+    # ... and what is unknown is indeed left out, not invented
+    assert "left_at" in absent["report_live"] and "left_at" not in absent["report_left"]
+    assert {"peer_report.metadata.device_info", "peer_report.metadata.ip_information"} <= (
+        absent["report_ended"])
+    assert "peer_report.metadata.device_info" not in absent["report_live"]
+    if "report_live_events" in absent:  # the generations that may ask for peer events
+        assert "peer_events" in absent["report_live"]
+        assert "peer_events" not in absent["report_live_events"]
 
 
 def test_peer_report_through_the_sdk(sdk: dict[str, Any], sdk_server: Any, generation: str) -> None:
@@ -543,12 +721,13 @@ def test_peer_report_through_the_sdk(sdk: dict[str, Any], sdk_server: Any, gener
     assert live["rows"] == {"audio_producer": 5, "audio_consumer": 5, "video_producer": 5,
                             "video_consumer": 0}
     assert (live["browser"], live["sdk_name"], live["producing_pairs"]) == ("Chrome", "web-core", 1)
-    assert reports["report_live_events"]["peer_events"] == 2  # created, joining: still in
+    if "report_live_events" in reports:  # 5.3+ and 7.x may ask for them
+        assert reports["report_live_events"]["peer_events"] == 2  # created, joining: still in
     assert reports["report_live_quality"]["rows"] == live["rows"]
 
 
 def test_both_generations_received_the_same_peer_reports(runs: Callable[[str], Outcome]) -> None:
-    digests = {g: runs(g).output["report_digest"] for g in GENERATIONS}  # type: ignore[index]
+    digests = {g: runs(g).output["report_digest"] for g in PYTHON_GENERATIONS}  # type: ignore[index]
     for name in ("report_left", "report_ended"):  # not growing with the clock
         assert digests["current"][name] == digests["seed"][name]
 
@@ -612,14 +791,37 @@ def without_volatile(value: Any, live: set[str]) -> Any:
     }
 
 
-def test_generations_agree(runs: Callable[[str], Outcome], sdk_server: Any) -> None:
-    live = {sdk_server.ids["live_session"], sdk_server.ids["live_peer"]}
-    outputs = {}
-    for generation in GENERATIONS:
+def outputs_of(runs: Callable[[str], Outcome], *generations: str) -> list[dict[str, Any]]:
+    found = []
+    for generation in generations:
         outcome = runs(generation)
         assert outcome.output is not None and outcome.returncode == 0, outcome.describe()
-        outputs[generation] = outcome.output
-    current, seed = outputs["current"], outputs["seed"]
+        found.append(outcome.output)
+    return found
+
+
+#: Download links carry each run's own expiry: compared by the files they serve.
+LINKS = {"chat", "transcript_CSV", "transcript_JSON", "transcript_SRT", "transcript_VTT", "summary"}
+#: The files every generation fetched (5.0.0 and 6.x have no transcript format).
+SHARED_DOWNLOADS = {"chat", "transcript_CSV", "summary"}
+
+
+def comparable_facts(facts: dict[str, Any], live: set[str], drop: set[str]) -> Any:
+    facts = json.loads(json.dumps(facts))
+    for detail in facts["session"].values():
+        detail.pop("shape")  # nested vs flat: test_session_details
+    for name in drop:
+        facts["participant"].pop(name, None)
+    for detail in facts["participant"].values():
+        detail.pop("typed_fields", None)  # what each Python generation declares differs
+    facts.pop("peer_report")  # 5.0.0 cannot parse a scored report: compared by digest
+    facts["downloads"] = {name: facts["downloads"][name] for name in SHARED_DOWNLOADS}
+    return without_volatile(facts, live)
+
+
+def test_python_generations_agree(runs: Callable[[str], Outcome], sdk_server: Any) -> None:
+    live = {sdk_server.ids["live_session"], sdk_server.ids["live_peer"]}
+    current, seed = outputs_of(runs, "current", "seed")
 
     only_seed = set(seed["calls"]) - set(current["calls"])
     assert only_seed == {
@@ -630,30 +832,42 @@ def test_generations_agree(runs: Callable[[str], Outcome], sdk_server: Any) -> N
     # 5.0.0 has no transcript format parameter and parses no summary-generation response
     only_current = {"transcript_JSON", "transcript_SRT", "transcript_VTT", "summary_generate"}
     assert set(current["calls"]) - set(seed["calls"]) == only_current
-    links = {"chat", "transcript_CSV", "summary"}  # signed with each run's own expiry
     differ = {
         name: (
             without_volatile(current["calls"][name]["response"], live),
             without_volatile(seed["calls"][name]["response"], live),
         )
-        for name in set(current["calls"]) - only_current - links
+        for name in set(current["calls"]) - only_current - LINKS
     }
     assert [name for name, (a, b) in differ.items() if a != b] == []
-
-    def comparable_facts(facts: dict[str, Any]) -> Any:
-        facts = json.loads(json.dumps(facts))
-        for detail in facts["session"].values():
-            detail.pop("shape")  # nested (5.0.0) vs flat (5.3+): checked above
-        for name in only_seed:
-            facts["participant"].pop(name, None)
-        for detail in facts["participant"].values():
-            detail.pop("typed_fields")  # what each generation declares differs by design
-        facts.pop("peer_report")  # 5.0.0 cannot parse a scored report: compared above
-        facts["downloads"] = {name: facts["downloads"][name] for name in links}
-        return without_volatile(facts, live)
-
-    assert comparable_facts(current["facts"]) == comparable_facts(seed["facts"])
+    assert comparable_facts(current["facts"], live, only_seed) == comparable_facts(
+        seed["facts"], live, only_seed)
     assert current["errors"] == seed["errors"]
+
+
+@pytest.mark.parametrize("typescript", TS_GENERATIONS)
+def test_each_typescript_generation_reads_what_its_python_twin_reads(
+    runs: Callable[[str], Outcome], sdk_server: Any, typescript: str
+) -> None:
+    """The same calls through 7.x and 5.3+ (6.x and 5.0.0): the same answers, byte for
+    byte as JSON, the same facts read, the same errors with the same bodies."""
+    live = {sdk_server.ids["live_session"], sdk_server.ids["live_peer"]}
+    ts, python = outputs_of(runs, typescript, TWIN[typescript])
+    # the Python run keeps its peer reports apart (5.0.0 cannot parse a scored one)
+    reports = {name for name in ts["calls"] if name.startswith("report_")}
+    assert set(ts["calls"]) - reports == set(python["calls"])
+    # the first generation's summary_generate queues the summary; the next finds it made
+    differ = [
+        name
+        for name in set(python["calls"]) - LINKS - {"summary_generate"}
+        if without_volatile(ts["calls"][name]["response"], live)
+        != without_volatile(python["calls"][name]["response"], live)
+    ]
+    assert differ == []
+    assert comparable_facts(ts["facts"], live, set()) == comparable_facts(
+        python["facts"], live, set())
+    assert ts["errors"] == python["errors"]
+    assert ts["generation_features"] == python["generation_features"]
 
 
 # --------------------------------------------------------------------------
@@ -682,7 +896,7 @@ def test_download_links_parse_and_serve_the_right_files(
     assert [(int(r["Timestamp"]), r["Participant ID"], r["Transcript"]) for r in rows] == [
         (start, peer, text) for peer, start, _, text in LIVE_TRANSCRIPT
     ]
-    if generation == "current":  # 5.0.0 has no format parameter: CSV only
+    if generation not in NESTED_DETAILS:  # 5.0.0 and 6.x have no format parameter: CSV
         cues = json.loads(found["transcript_JSON"]["text"])
         assert [c["sentence"] for c in cues] == [text for *_, text in LIVE_TRANSCRIPT]
         subtitles = list(srt.parse(found["transcript_SRT"]["text"]))

@@ -36,6 +36,10 @@ import pytest
 from harness import (
     CLI,
     GENERATIONS,
+    NESTED_DETAILS,
+    PYTHON_GENERATIONS,
+    TS_GENERATIONS,
+    TWIN,
     Outcome,
     interpreter,
     last_line_token,
@@ -85,7 +89,7 @@ class Catalog:
     def volatile(self) -> set[str]:
         """What grows with the clock: live sessions and their peers still in."""
         return self.live() | {
-            p["id"] for sid in self.live() for p in self.peers[sid] if p["left_at"] is None
+            p["id"] for sid in self.live() for p in self.peers[sid] if p.get("left_at") is None
         }
 
 
@@ -331,11 +335,11 @@ def plan_demo(http: httpx.Client, catalog: Catalog, key_token: str) -> dict[str,
     best: tuple[tuple[bool, bool], str, dict[str, Any], dict[str, Any] | None] | None = None
     for session in sorted((s for s in top if s["status"] == "LIVE"), key=lambda s: s["id"]):
         people = catalog.peers[session["id"]]
-        still_in = [p for p in people if p["left_at"] is None]
+        still_in = [p for p in people if p.get("left_at") is None]
         if not still_in:
             continue
         stays = next((p for p in still_in if device_info(http, session["id"], p["id"])), None)
-        left = next((p for p in people if p["left_at"] is not None), None)
+        left = next((p for p in people if p.get("left_at") is not None), None)
         score = (stays is not None, left is not None)
         if best is None or score > best[0]:
             best = (score, session["id"], stays or still_in[0], left)
@@ -470,7 +474,7 @@ def participant_rows(rows: list[dict[str, Any]], volatile: set[str]) -> list[dic
         "duration",
     )
     return [
-        {k: row[k] for k in keys if not (k == "duration" and row["id"] in volatile)} for row in rows
+        {k: row.get(k) for k in keys if not (k == "duration" and row["id"] in volatile)} for row in rows
     ]
 
 
@@ -494,7 +498,7 @@ def session_diff(
     fact: dict[str, Any], want: dict[str, Any], volatile: set[str]
 ) -> dict[str, tuple[Any, Any]]:
     fields = STABLE_SESSION_FIELDS + (() if want["id"] in volatile else ("minutes_consumed",))
-    diff = {f: (fact.get(f), want[f]) for f in fields if fact.get(f) != want[f]}
+    diff = {f: (fact.get(f), want.get(f)) for f in fields if fact.get(f) != want.get(f)}
     if fact.get("meta") != want["meta"]:
         diff["meta"] = (fact.get("meta"), want["meta"])
     return diff
@@ -512,7 +516,7 @@ def test_demo_every_call_parses_strictly(runs: Callable[[str], Outcome], generat
     assert outcome.returncode == 0, outcome.describe()
     assert outcome.output["sdk_version"] == interpreter(generation)[1]
     assert outcome.output["generation_features"]["participant_details_filters"] is (
-        generation == "seed"
+        generation in NESTED_DETAILS
     )
 
 
@@ -644,7 +648,8 @@ def test_demo_session_details(
 ) -> None:
     catalog, ids = demo_server.catalog, demo_server.ids
     details, volatile = sdk["facts"]["session"], catalog.volatile()
-    assert {d["shape"] for d in details.values()} == {"nested" if generation == "seed" else "flat"}
+    assert {d["shape"] for d in details.values()} == {
+        "nested" if generation in NESTED_DETAILS else "flat"}
     want = {**catalog.by_id, **catalog.rooms}
     for name, key in (
         ("details_ended", "ended_session"),
@@ -778,7 +783,7 @@ def test_demo_live_session(sdk: dict[str, Any], demo_server: DemoServer) -> None
         p["id"]
         for p in catalog.peers[ids["live_session"]]
         if any(
-            text in (p[k] or "").casefold()
+            text in (p.get(k) or "").casefold()
             for k in ("display_name", "user_id", "custom_participant_id", "id")
         )
     ]
@@ -799,8 +804,9 @@ def test_demo_participant_details(
         with_metadata += ["participant_live", "participant_live_events", "key_participant_live"]
     for name in with_metadata:
         fact = details[name]
-        # 5.0.0 types peer_stats (strictly validated); 5.3+ keeps it as extra data.
-        assert ("peer_stats" in fact["typed_fields"]) is (generation == "seed"), name
+        # 5.0.0 and 6.x type peer_stats (5.0.0 validates it strictly); 5.3+ and 7.x keep
+        # it as extra data.
+        assert ("peer_stats" in fact["typed_fields"]) is (generation in NESTED_DETAILS), name
         device = (fact["peer_stats"] or {}).get("device_info") or {}
         assert isinstance(device.get("browser"), str) and device["browser"], (name, device)
         assert isinstance(device.get("os"), str) and device["os"], (name, device)
@@ -816,9 +822,9 @@ def test_demo_participant_details(
         "PEER_LEAVING",
     ]
     assert details["participant_live"]["left_at"] is None
-    if generation == "seed":
+    if generation in NESTED_DETAILS:
         device_only = details["participant_live_device_info"]
-        assert set(device_only["peer_stats"]) == {"config", "device_info", "status"}
+        assert set(device_only["peer_stats"]) == {"device_info"}
         assert (
             device_only["peer_stats"]["device_info"]
             == (details["participant_live"]["peer_stats"]["device_info"])
@@ -836,20 +842,20 @@ def peer_report_over_http(demo_server: DemoServer, peer_id: str) -> dict[str, An
     return response.json()["data"]["participant"]
 
 
+@pytest.mark.parametrize("python_generation", PYTHON_GENERATIONS)
 def test_demo_peer_reports_parse_but_for_the_seeds_integer_fractions(
-    sdk: dict[str, Any], generation: str
+    runs: Callable[[str], Outcome], python_generation: str
 ) -> None:
-    validation = sdk["report_validation"]
+    """pydantic's strict validation (the TypeScript generations hold every report
+    against their .d.ts in test_demo_every_call_parses_strictly)."""
+    validation = runs(python_generation).output["report_validation"]  # type: ignore[index]
     names = [f"report_peer_{i}" for i in range(3)]
     assert set(names) <= set(validation)
-    if generation == "current":
+    if python_generation == "current":
         assert validation == {name: [] for name in validation}
-        assert {name: sdk["report_missing"][name] for name in names} == dict.fromkeys(
-            names, ["$.data.participant.peer_events"])  # only when asked for
     else:
         assert [e for v in validation.values() for e in v if not allowed_seed_failure(e)] == []
         assert all(validation[name] for name in names)  # scored: 5.0.0 cannot parse strictly
-        assert {name: sdk["report_missing"][name] for name in names} == dict.fromkeys(names, [])
 
 
 def test_demo_telemetry_makes_believable_reports(demo_server: DemoServer) -> None:
@@ -957,7 +963,7 @@ def comparable(output: dict[str, Any], live: set[str], volatile: set[str]) -> di
     for detail in out["facts"]["session"].values():
         detail.pop("shape")
     for detail in out["facts"]["participant"].values():
-        detail.pop("typed_fields")
+        detail.pop("typed_fields")  # what each generation declares differs by design
     out["facts"].pop("peer_report")  # 5.0.0 cannot parse scored reports: see the digests
     return without_volatile(out, volatile)
 
@@ -973,9 +979,11 @@ def trim_minutes_lists(a: dict[str, Any], b: dict[str, Any], live: int) -> None:
             del x[n:], y[n:]
 
 
-def test_demo_generations_agree(runs: Callable[[str], Outcome], demo_server: DemoServer) -> None:
+def test_demo_python_generations_agree(
+    runs: Callable[[str], Outcome], demo_server: DemoServer
+) -> None:
     outputs = {}
-    for generation in GENERATIONS:
+    for generation in PYTHON_GENERATIONS:
         outcome = runs(generation)
         assert outcome.output is not None and outcome.returncode == 0, outcome.describe()
         outputs[generation] = outcome.output
@@ -1010,5 +1018,35 @@ def test_demo_generations_agree(runs: Callable[[str], Outcome], demo_server: Dem
         for i, peer_id in enumerate(demo_server.ids["report_peers"])
         if peer_id not in volatile
     ]
-    digests = {g: outputs[g]["report_digest"] for g in GENERATIONS}
+    digests = {g: outputs[g]["report_digest"] for g in PYTHON_GENERATIONS}
     assert [n for n in steady if digests["current"][n] != digests["seed"][n]] == []
+
+
+@pytest.mark.parametrize("typescript", TS_GENERATIONS)
+def test_demo_each_typescript_generation_reads_what_its_python_twin_reads(
+    runs: Callable[[str], Outcome], demo_server: DemoServer, typescript: str
+) -> None:
+    outputs = {}
+    for generation in (typescript, TWIN[typescript]):
+        outcome = runs(generation)
+        assert outcome.output is not None and outcome.returncode == 0, outcome.describe()
+        outputs[generation] = outcome.output
+    ts_output, python_output = outputs[typescript], outputs[TWIN[typescript]]
+    catalog = demo_server.catalog
+    live, volatile = catalog.live(), catalog.volatile()
+    # the Python run keeps its peer reports apart (5.0.0 cannot parse a scored one)
+    reports = {name for name in ts_output["calls"] if name.startswith("report_")}
+    assert set(ts_output["calls"]) - reports == set(python_output["calls"])
+    ts, python = comparable(ts_output, live, volatile), comparable(python_output, live, volatile)
+    for name in reports:
+        ts["calls"].pop(name)
+    # links are signed with each run's expiry; the first summary_generate queues the summary
+    for name in {"chat", "summary", "summary_generate"} | {
+        n for n in python["calls"] if n.startswith("transcript_")
+    }:
+        ts["calls"].pop(name, None)
+        python["calls"].pop(name, None)
+    trim_minutes_lists(ts, python, len(live))
+    assert [n for n in python["calls"] if ts["calls"][n] != python["calls"][n]] == []
+    assert ts["facts"] == python["facts"]
+    assert ts_output["errors"] == python_output["errors"]

@@ -65,6 +65,12 @@ def mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def section(values: dict[str, Any]) -> dict[str, Any] | None:
-    """The section, or ``None`` when every value in it is unknown."""
-    return values if any(v is not None for v in values.values()) else None
+def known(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries whose value is known: an unknown (``None``) value is left out of an
+    answer, never sent as null (api.md)."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def section(values: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The section's known values, or ``None`` when none is known."""
+    return known(values) or None

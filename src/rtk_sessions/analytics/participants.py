@@ -23,7 +23,8 @@ _EVENT_NAMESPACE = uuid.UUID("0f4b6a56-8a47-4c38-9d3f-6b2f4b3c9a11")
 @dataclass(frozen=True, slots=True)
 class ParticipantView:
     """A peer as the API shows it at a moment: the stored peer (for a consolidated row,
-    the user's first peer) with its times as of then; ``left_ms`` None while in the call."""
+    the user's first peer) with its times as of then; ``left_ms`` None while in the call.
+    A consolidated row of several peers keeps their own views in ``members``."""
 
     peer: PeerRow
     session_id: str  # the peer's session (for a consolidated row: the parent session)
@@ -31,6 +32,7 @@ class ParticipantView:
     joined_ms: int
     left_ms: int | None
     duration_ms: int  # milliseconds in the session (up to now if still in)
+    members: tuple[ParticipantView, ...] = ()
 
     @property
     def updated_ms(self) -> int:
@@ -76,6 +78,7 @@ def consolidate(views: Iterable[ParticipantView], session_id: str) -> list[Parti
                 joined_ms=first.joined_ms,
                 left_ms=None if still_in else max(v.left_ms for v in members),  # type: ignore[type-var]
                 duration_ms=sum(v.duration_ms for v in members),
+                members=tuple(members),
             )
         )
     rows.sort(key=lambda v: (v.joined_ms, v.peer.peer_id))
@@ -85,25 +88,33 @@ def consolidate(views: Iterable[ParticipantView], session_id: str) -> list[Parti
 @dataclass(frozen=True, slots=True)
 class PeerMoment:
     """One of a peer's lifecycle events: its stable id, name, time and the peer's
-    participant-milliseconds at that time."""
+    participant-milliseconds at that time; ``peer`` is the view of the peer it is of."""
 
     id: str
     name: str
     at_ms: int
     minutes_ms: int
+    peer: ParticipantView
 
 
 def peer_lifecycle_events(view: ParticipantView) -> list[PeerMoment]:
-    """PEER_CREATED and PEER_JOINING at the join, PEER_LEAVING at the leave (if any).
+    """PEER_CREATED and PEER_JOINING at each join, PEER_LEAVING at each leave, in time
+    order: of the peer, or of every peer a consolidated row folds (each event names its
+    own peer and session).
 
     Ids are stable (derived from session, peer and event name), so repeated
-    reads return the same ids. The minutes are the peer's at that event (0 on
-    joining).
+    reads return the same ids, the same as the peer's own row's. The minutes are
+    the peer's at that event (0 on joining).
     """
+    moments = [moment for peer in view.members or (view,) for moment in _moments_of(peer)]
+    moments.sort(key=lambda moment: moment.at_ms)  # stable: join order, then event order
+    return moments
 
+
+def _moments_of(view: ParticipantView) -> list[PeerMoment]:
     def moment(name: str, at_ms: int, minutes_ms: int) -> PeerMoment:
         key = f"{view.session_id}/{view.peer.peer_id}/{name}"
-        return PeerMoment(str(uuid.uuid5(_EVENT_NAMESPACE, key)), name, at_ms, minutes_ms)
+        return PeerMoment(str(uuid.uuid5(_EVENT_NAMESPACE, key)), name, at_ms, minutes_ms, view)
 
     moments = [moment("PEER_CREATED", view.joined_ms, 0), moment("PEER_JOINING", view.joined_ms, 0)]
     if view.left_ms is not None:

@@ -2,10 +2,12 @@
 
 Pure functions over the stored ``peer.metadata`` / ``peer.event`` payloads,
 the peer's ``peer.stats`` samples (their ``candidate_pair``) and the
-enrichment of its user agent and IP. The shapes are the union of what both
+enrichment of its user agent and IP. The shapes are the union of what the
 SDK generations declare (``session_get_participant_data_from_peer_id_response``
-of ``cloudflare`` 5.0.0 and 5.9.0): every declared field is present, ``null``
-where our events do not carry it.
+of ``cloudflare`` 5.0.0 and 5.9.0, ``sessions.d.ts`` of the TypeScript SDK 6.x
+and 7.x): every field our events carry is present; one they do not carry is
+left out (``omit_defaults``; api.md: absent, never null), and so is an object
+of which nothing is known.
 
 Device changes come from ``peer.event``s (``ingest.md``):
 ``{audio,video,speaker}_devices_updated`` with ``metadata.added`` /
@@ -25,6 +27,7 @@ from msgspec import Struct, structs
 from rtk_sessions.analytics.json_values import (
     flag,
     format_ts,
+    known,
     mapping,
     number,
     order_key,
@@ -60,111 +63,110 @@ _WHOLE_PAIR_FIELDS = frozenset(
 )
 
 
-class Device(Struct, kw_only=True):
-    device_id: str | None
-    kind: str | None
-    label: str | None
+class Device(Struct, kw_only=True, omit_defaults=True):
+    device_id: str | None = None
+    kind: str | None = None
+    label: str | None = None
 
 
-class DevicesUpdate(Struct, kw_only=True):
+class DevicesUpdate(Struct, kw_only=True, omit_defaults=True):
     """The set of available devices changed at ``timestamp``."""
 
     added: list[Device]
     removed: list[Device]
-    timestamp: str | None
+    timestamp: str | None = None
 
 
-class SelectedDeviceUpdate(Struct, kw_only=True):
+class SelectedDeviceUpdate(Struct, kw_only=True, omit_defaults=True):
     """The device in use changed at ``timestamp``."""
 
     device: Device
-    timestamp: str | None
+    timestamp: str | None = None
 
 
-class BrowserMetadata(Struct, kw_only=True):
-    """``webgl_support`` is typed a string by the seed's SDK and a boolean by the
-    current one; no value satisfies both, so it is always ``null`` here (the
-    reported string is in ``peer_stats.device_info.webgl_support``)."""
+class BrowserMetadata(Struct, kw_only=True, omit_defaults=True):
+    """No ``webgl_support``: the seed's SDKs type it a string, the current ones a boolean;
+    no value satisfies both, so it is left out (api.md; the reported string is in
+    ``peer_stats.device_info.webgl_support``)."""
 
-    browser: str | None
-    browser_version: str | None
-    engine: str | None
-    user_agent: str | None
-    webgl_support: None = None
+    browser: str | None = None
+    browser_version: str | None = None
+    engine: str | None = None
+    user_agent: str | None = None
 
 
-class CandidatePairs(Struct, kw_only=True):
+class CandidatePairs(Struct, kw_only=True, omit_defaults=True):
     """The latest state of each ICE candidate pair the peer's transports used."""
 
     producing_transport: list[dict[str, Any]]
     consuming_transport: list[dict[str, Any]]
 
 
-class ReportDeviceInfo(Struct, kw_only=True):
-    cpus: int | float | None
-    is_mobile: bool | None
-    os: str | None
-    os_version: str | None
+class ReportDeviceInfo(Struct, kw_only=True, omit_defaults=True):
+    cpus: int | float | None = None
+    is_mobile: bool | None = None
+    os: str | None = None
+    os_version: str | None = None
 
 
-class ReportEvent(Struct, kw_only=True):
+class ReportEvent(Struct, kw_only=True, omit_defaults=True):
     """A ``peer.event``; ``metadata`` keeps its scalar values (the SDK types no others)."""
 
-    name: str | None
-    timestamp: str | None
+    name: str | None = None
+    timestamp: str | None = None
     metadata: dict[str, str | int | float | bool | None]
 
 
-class Asn(Struct, kw_only=True):
-    asn: str | None
-    name: str | None
-    domain: None = None
-    route: None = None
-    type: None = None
+class Asn(Struct, kw_only=True, omit_defaults=True):
+    """The AS number and its owner; the SDKs' ``domain``, ``route`` and ``type`` are
+    never known here (no offline database has them), so never served."""
+
+    asn: str | None = None
+    name: str | None = None
 
 
-class ReportIpInformation(Struct, kw_only=True):
-    asn: Asn
-    city: str | None
-    country: str | None
-    ipv4: str | None
-    org: str | None
-    region: str | None
-    timezone: str | None
+class ReportIpInformation(Struct, kw_only=True, omit_defaults=True):
+    asn: Asn | None = None
+    city: str | None = None
+    country: str | None = None
+    ipv4: str | None = None
+    org: str | None = None
+    region: str | None = None
+    timezone: str | None = None
 
 
-class NativeMetadata(Struct, kw_only=True):
-    audio_encoder: str | None
-    video_encoder: str | None
+class NativeMetadata(Struct, kw_only=True, omit_defaults=True):
+    audio_encoder: str | None = None
+    video_encoder: str | None = None
 
 
-class PcMetadata(Struct, kw_only=True):
-    """One pre-call network test (``precall_network_information`` of a ``peer.metadata``)."""
+class PcMetadata(Struct, kw_only=True, omit_defaults=True):
+    """One pre-call network test (``precall_network_information`` of a ``peer.metadata``);
+    no ``sdp``: events do not carry one."""
 
-    effective_network_type: str | None
-    reflexive_connectivity: bool | None
-    relay_connectivity: bool | None
-    turn_connectivity: bool | None
-    sdp: None = None
-    timestamp: str | None
+    effective_network_type: str | None = None
+    reflexive_connectivity: bool | None = None
+    relay_connectivity: bool | None = None
+    turn_connectivity: bool | None = None
+    timestamp: str | None = None
 
 
-class PeerReportMetadata(Struct, kw_only=True):
+class PeerReportMetadata(Struct, kw_only=True, omit_defaults=True):
     audio_devices_updates: list[DevicesUpdate]
     video_devices_updates: list[DevicesUpdate]
     speaker_devices_updates: list[DevicesUpdate]
     selected_device_updates: list[SelectedDeviceUpdate]
-    browser_metadata: BrowserMetadata
+    browser_metadata: BrowserMetadata | None = None
     candidate_pairs: CandidatePairs
-    device_info: ReportDeviceInfo
+    device_info: ReportDeviceInfo | None = None
     events: list[ReportEvent]
-    ip_information: ReportIpInformation | None
-    native_metadata: NativeMetadata | None
+    ip_information: ReportIpInformation | None = None
+    native_metadata: NativeMetadata | None = None
     pc_metadata: list[PcMetadata]
-    room_view_type: str | None
-    sdk_name: str | None
-    sdk_type: str | None
-    sdk_version: str | None
+    room_view_type: str | None = None
+    sdk_name: str | None = None
+    sdk_type: str | None = None
+    sdk_version: str | None = None
 
 
 def report_metadata(
@@ -180,32 +182,36 @@ def report_metadata(
     stats = participant_peer_stats(
         metadata, [], browser, location, {"device_info", "ip_information"}
     )
-    device = stats["device_info"] or {}
+    device = stats.get("device_info", {})
     ordered_events = sorted(peer_events, key=order_key)
     native = mapping(metadata.get("native_metadata"))
     return PeerReportMetadata(
         **_device_updates(ordered_events),
-        browser_metadata=BrowserMetadata(
-            browser=device.get("browser"),
-            browser_version=device.get("browser_version"),
-            engine=device.get("engine"),
-            user_agent=device.get("user_agent"),
+        browser_metadata=_anything_known(
+            BrowserMetadata(
+                browser=device.get("browser"),
+                browser_version=device.get("browser_version"),
+                engine=device.get("engine"),
+                user_agent=device.get("user_agent"),
+            )
         ),
         candidate_pairs=pairs,
-        device_info=ReportDeviceInfo(
-            cpus=device.get("cpus"),
-            is_mobile=device.get("is_mobile"),
-            os=device.get("os"),
-            os_version=device.get("os_version"),
+        device_info=_anything_known(
+            ReportDeviceInfo(
+                cpus=device.get("cpus"),
+                is_mobile=device.get("is_mobile"),
+                os=device.get("os"),
+                os_version=device.get("os_version"),
+            )
         ),
         events=[_event(e) for e in ordered_events],
-        ip_information=_ip_information(stats["ip_information"], location),
-        native_metadata=NativeMetadata(
-            audio_encoder=text(native.get("audio_encoder")),
-            video_encoder=text(native.get("video_encoder")),
-        )
-        if native
-        else None,
+        ip_information=_ip_information(stats.get("ip_information"), location),
+        native_metadata=_anything_known(
+            NativeMetadata(
+                audio_encoder=text(native.get("audio_encoder")),
+                video_encoder=text(native.get("video_encoder")),
+            )
+        ),
         pc_metadata=_pc_metadata(metadata_events),
         room_view_type=text(metadata.get("room_view_type")),
         sdk_name=text(metadata.get("sdk_name")),
@@ -225,16 +231,20 @@ def report_peer_stats(
     (``ip_information.asn``, ``precall_network_information.throughput`` in whole bit/s,
     ``connection_info.throughput`` of event metadata in whole bit/s)."""
     stats = participant_peer_stats(metadata, peer_events, browser, location, sections)
-    if stats.get("ip_information") is not None:
-        stats["ip_information"]["asn"] = {"asn": _asn(location)}
-    precall = stats.get("precall_network_information")
-    if precall is not None:
-        throughput = precall.pop("throughtput")
-        precall["throughput"] = None if throughput is None else round(throughput)
+    asn = _asn(location)
+    if "ip_information" in stats and asn is not None:
+        stats["ip_information"]["asn"] = {"asn": asn}
+    precall = stats.get("precall_network_information", {})
+    if "throughtput" in precall:
+        precall["throughput"] = round(precall.pop("throughtput"))
     for event in stats.get("events", []):
         details = event.get("metadata")
-        if isinstance(details, dict):
-            details["connection_info"] = _conform(details.get("connection_info"), _CONNECTION_INFO)
+        if isinstance(details, dict) and "connection_info" in details:
+            connection = _conform(details["connection_info"], _CONNECTION_INFO)
+            if connection:
+                details["connection_info"] = connection
+            else:
+                del details["connection_info"]
     return stats
 
 
@@ -263,15 +273,26 @@ _CONNECTION_INFO: dict[str, Any] = {
 
 
 def _conform(value: Any, shape: dict[str, Any]) -> dict[str, Any] | None:
-    """``value`` with every key of ``shape`` present: typed as declared or ``None``;
-    keys beyond the shape are kept as sent. Not an object → ``None``."""
+    """``value`` with each key of ``shape`` typed as declared, or left out where it is
+    not (an object of which nothing is left is left out too); keys beyond the shape are
+    kept as sent. Not an object → ``None``."""
     if not isinstance(value, Mapping):
         return None
     conformed = dict(value)
     for key, reader in shape.items():
         field = value.get(key)
-        conformed[key] = _conform(field, reader) if isinstance(reader, dict) else reader(field)
+        typed = _conform(field, reader) if isinstance(reader, dict) else reader(field)
+        if typed is None or typed == {}:
+            conformed.pop(key, None)
+        else:
+            conformed[key] = typed
     return conformed
+
+
+def _anything_known(found: Struct) -> Struct | None:
+    """``found``, or ``None`` (left out of the answer) when none of its fields is known."""
+    known_fields = (getattr(found, name) for name in found.__struct_fields__)
+    return found if any(value is not None for value in known_fields) else None
 
 
 # --------------------------------------------------------------------------
@@ -345,11 +366,10 @@ def _pair_identity(pair: CandidatePair) -> tuple[Any, ...]:
 
 
 def _pair_fields(pair: CandidatePair) -> dict[str, Any]:
-    fields = structs.asdict(pair)
-    del fields["id"]
-    for name in _WHOLE_PAIR_FIELDS:
-        if fields[name] is not None:
-            fields[name] = round(fields[name])
+    fields = known(structs.asdict(pair))
+    fields.pop("id", None)
+    for name in _WHOLE_PAIR_FIELDS & fields.keys():
+        fields[name] = round(fields[name])
     return fields
 
 
@@ -383,18 +403,18 @@ def _asn(location: IpLocation | None) -> str | None:
 
 
 def _ip_information(
-    section: dict[str, Any] | None, location: IpLocation | None
+    section: dict[str, Any] | None, location: IpLocation | None = None
 ) -> ReportIpInformation | None:
     if section is None:
         return None
     return ReportIpInformation(
-        asn=Asn(asn=_asn(location), name=section["org"]),
-        city=section["city"],
-        country=section["country"],
-        ipv4=section["ipv4"],
-        org=section["org"],
-        region=section["region"],
-        timezone=section["timezone"],
+        asn=_anything_known(Asn(asn=_asn(location), name=section.get("org"))),
+        city=section.get("city"),
+        country=section.get("country"),
+        ipv4=section.get("ipv4"),
+        org=section.get("org"),
+        region=section.get("region"),
+        timezone=section.get("timezone"),
     )
 
 

@@ -4,9 +4,10 @@ Pure functions over plain dicts (the stored event payloads) and the
 enrichment Structs; no I/O, no framework, no geo database. The shape is the
 seed's ``…ParticipantPeerStats`` (``sessions-api.md``, "Fetch details of a
 participant"), with two superset keys: ``events[].metadata`` and
-``ip_information.ip``. Unknown values are ``null``, never invented; a value
-that is present always has the JSON type the seed gives it (a stored value of
-the wrong type is dropped to ``null`` rather than passed through).
+``ip_information.ip``. Unknown values are left out (api.md: absent, never
+null), never invented; a value that is present always has the JSON type the
+seed gives it (a stored value of the wrong type is left out rather than passed
+through).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from rtk_sessions.analytics.json_values import (
     flag,
     format_ts,
+    known,
     mapping,
     number,
     order_key,
@@ -131,7 +133,7 @@ def _ip_information(
     but in the superset key ``ip``, which carries the address whatever its
     family. An unparsable reported IP is dropped. ``ip_location`` is
     ``"lat,lon"`` when the database has coordinates; ``org`` is the AS
-    organisation; ``portal`` is unknown (null).
+    organisation; ``portal`` is never known (left out).
     """
     raw = text(metadata.get("ip"))
     if raw is None and location is not None:
@@ -153,7 +155,6 @@ def _ip_information(
             "ip_location": f"{lat},{lon}" if lat is not None and lon is not None else None,
             "ipv4": str(addr) if isinstance(addr, ipaddress.IPv4Address) else None,
             "org": location.org if location else None,
-            "portal": None,
             "region": location.region if location else None,
             "timezone": location.timezone if location else None,
             "ip": str(addr) if addr is not None else None,
@@ -184,20 +185,22 @@ def _events(peer_events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
     ``timestamp`` is normalized to UTC with milliseconds (an unparsable one
     is passed through if it is a string); ``metadata`` is the event's object
-    as stored, or null.
+    as stored; each left out when unknown.
     """
     out: list[dict[str, Any]] = []
     for event in sorted(peer_events, key=order_key):
         ts = parse_ts(event.get("ts"))
         metadata = event.get("metadata")
         out.append(
-            {
-                "timestamp": format_ts(ts) if ts else text(event.get("ts")),
-                "type": text(event.get("name")),
-                "metadata": copy.deepcopy(dict(metadata))
-                if isinstance(metadata, Mapping)
-                else None,
-            }
+            known(
+                {
+                    "timestamp": format_ts(ts) if ts else text(event.get("ts")),
+                    "type": text(event.get("name")),
+                    "metadata": copy.deepcopy(dict(metadata))
+                    if isinstance(metadata, Mapping)
+                    else None,
+                }
+            )
         )
     return out
 
@@ -215,12 +218,12 @@ def participant_peer_stats(
     stored ``peer.event`` payloads (any order), ``browser``/``location``
     the enrichment of ``metadata["user_agent"]``/``metadata["ip"]``.
     ``sections`` names the sections to include (see :data:`SECTIONS`; other
-    names such as ``quality_stats`` are ignored). A section not named is
-    absent from the dict; a named one with no data is ``None``, except
-    ``events`` which is ``[]``. ``config`` and ``status`` are always present
-    and ``None``: we have no data for them. Keys follow the seed's order.
+    names such as ``quality_stats`` are ignored). A section not named, or
+    named but with nothing known, is absent from the dict, except ``events``
+    which is ``[]``. ``config`` and ``status`` are never known here: absent.
+    Keys follow the seed's order.
     """
-    stats: dict[str, Any] = {"config": None}
+    stats: dict[str, Any] = {}
     if "device_info" in sections:
         stats["device_info"] = _device_info(metadata, browser)
     if "events" in sections:
@@ -229,5 +232,4 @@ def participant_peer_stats(
         stats["ip_information"] = _ip_information(metadata, location)
     if "precall_network_information" in sections:
         stats["precall_network_information"] = _precall(metadata)
-    stats["status"] = None
-    return stats
+    return known(stats)

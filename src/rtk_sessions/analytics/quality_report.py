@@ -6,7 +6,8 @@ rate / width percentiles, issue and key-frame fractions). The received-media
 summary (``quality_stats``) is ``quality_stats.py``.
 
 The result types are msgspec Structs whose fields are the API's names. A
-field whose inputs the samples do not carry is ``None`` (JSON null), never
+field whose inputs the samples do not carry is ``None`` and left out of the
+JSON (``omit_defaults``; api.md: unknown values are absent, never null), never
 invented; a kind and direction without any scored interval is ``[]`` with
 a ``{}`` cumulative. Fractions are 0..1, loss 0..100 %, RTT and delays ms,
 bitrates bit/s (rounded), derived floats 4 decimals.
@@ -19,7 +20,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from msgspec import UNSET, Struct, UnsetType, field
+from msgspec import Struct, field
 
 from rtk_sessions.analytics.quality import Measured
 from rtk_sessions.analytics.quality_rows import (
@@ -49,74 +50,74 @@ DIRECTIONS = ("producer", "consumer")
 # --------------------------------------------------------------------------
 
 
-class Distribution(Struct, kw_only=True):
+class Distribution(Struct, kw_only=True, omit_defaults=True):
     """Mean and percentiles (linear interpolation between closest ranks, as numpy)."""
 
-    avg: float | None
-    p50: float | None
-    p75: float | None
-    p90: float | None
+    avg: float | None = None
+    p50: float | None = None
+    p75: float | None = None
+    p90: float | None = None
 
 
-class PacketLoss(Struct, kw_only=True):
+class PacketLoss(Struct, kw_only=True, omit_defaults=True):
     """Mean loss % of the scored intervals and the share of them at or above 5/10/25/50 %."""
 
-    avg: float | None
-    ge5: float | None = field(name="5_or_greater_event_fraction")
-    ge10: float | None = field(name="10_or_greater_event_fraction")
-    ge25: float | None = field(name="25_or_greater_event_fraction")
-    ge50: float | None = field(name="50_or_greater_event_fraction")
+    avg: float | None = None
+    ge5: float | None = field(default=None, name="5_or_greater_event_fraction")
+    ge10: float | None = field(default=None, name="10_or_greater_event_fraction")
+    ge25: float | None = field(default=None, name="25_or_greater_event_fraction")
+    ge50: float | None = field(default=None, name="50_or_greater_event_fraction")
 
 
-class Latency(Struct, kw_only=True):
+class Latency(Struct, kw_only=True, omit_defaults=True):
     """Mean (ms) and the share of intervals at or above 100/250/500 ms."""
 
-    avg: float | None
-    ge100: float | None = field(name="100ms_or_greater_event_fraction")
-    ge250: float | None = field(name="250ms_or_greater_event_fraction")
-    ge500: float | None = field(name="500ms_or_greater_event_fraction")
+    avg: float | None = None
+    ge100: float | None = field(default=None, name="100ms_or_greater_event_fraction")
+    ge250: float | None = field(default=None, name="250ms_or_greater_event_fraction")
+    ge500: float | None = field(default=None, name="500ms_or_greater_event_fraction")
 
 
 class VideoIssues(Struct, kw_only=True, omit_defaults=True):
     """Shares of the scored intervals with each issue; ``lag_fraction`` is a consumer's,
     the quality-limitation fractions a producer's (from its encoder's reason)."""
 
-    poor_resolution_fraction: float | None
-    no_video_fraction: float | None
-    lag_fraction: float | None | UnsetType = UNSET
-    quality_limitation_fraction: float | None | UnsetType = UNSET
-    cpu_quality_limitation_fraction: float | None | UnsetType = UNSET
-    bandwidth_quality_limitation_fraction: float | None | UnsetType = UNSET
+    poor_resolution_fraction: float | None = None
+    no_video_fraction: float | None = None
+    lag_fraction: float | None = None
+    quality_limitation_fraction: float | None = None
+    cpu_quality_limitation_fraction: float | None = None
+    bandwidth_quality_limitation_fraction: float | None = None
 
 
 class Cumulative(Struct, kw_only=True, omit_defaults=True):
-    """``<kind>_<direction>_cumulative``; which fields a kind and direction have is in
-    :data:`_CUMULATIVE_FIELDS`; with no scored interval every field is unset: ``{}``."""
+    """``<kind>_<direction>_cumulative``: which fields a kind and direction have is
+    :func:`_cumulative`'s; with no scored interval nothing is known: ``{}``."""
 
-    packet_loss: PacketLoss | UnsetType = UNSET
-    quality_mos: Distribution | UnsetType = UNSET
-    rtt: Latency | UnsetType = UNSET
-    jitter_buffer_delay: Latency | UnsetType = UNSET
-    frame_per_second: Distribution | UnsetType = UNSET
-    frame_width: Distribution | UnsetType = UNSET
-    issues: VideoIssues | UnsetType = UNSET
-    high_negative_feedback_fraction: float | None | UnsetType = UNSET
-    key_frames_encoded_fraction: float | None | UnsetType = UNSET
-    key_frames_decoded_fraction: float | None | UnsetType = UNSET
+    packet_loss: PacketLoss | None = None
+    quality_mos: Distribution | None = None
+    rtt: Latency | None = None
+    jitter_buffer_delay: Latency | None = None
+    frame_per_second: Distribution | None = None
+    frame_width: Distribution | None = None
+    issues: VideoIssues | None = None
+    high_negative_feedback_fraction: float | None = None
+    key_frames_encoded_fraction: float | None = None
+    key_frames_decoded_fraction: float | None = None
 
 
-class SkippedInterval(Struct, kw_only=True):
+class SkippedInterval(Struct, kw_only=True, omit_defaults=True):
     """An interval not scored: ``gap`` (no samples for > 3 periods) or ``counter_reset``."""
 
     kind: str
     direction: str
-    ssrc: int | None
+    ssrc: int | None = None
     start: str
     end: str
     reason: str
 
 
-class PeerQuality(Struct, kw_only=True):
+class PeerQuality(Struct, kw_only=True, omit_defaults=True):
     """``peer_report.quality``; ``skipped_intervals`` is ours (not in the SDKs' types)."""
 
     audio_producer: list[AudioProducerRow]
@@ -178,9 +179,10 @@ def _share_of(values: list[Any], wanted: Any) -> float | None:
     return round(values.count(wanted) / len(values), 4) if values else None
 
 
-def _distribution(values: Sequence[float]) -> Distribution:
+def _distribution(values: Sequence[float]) -> Distribution | None:
+    """None (left out) without values, as for the other summaries below."""
     if not values:
-        return Distribution(avg=None, p50=None, p75=None, p90=None)
+        return None
     ordered = sorted(values)
     return Distribution(
         avg=round4(mean(ordered)),
@@ -190,7 +192,9 @@ def _distribution(values: Sequence[float]) -> Distribution:
     )
 
 
-def _packet_loss(losses: list[float]) -> PacketLoss:
+def _packet_loss(losses: list[float]) -> PacketLoss | None:
+    if not losses:
+        return None
     ordered = sorted(losses)
     return PacketLoss(
         avg=round4(mean(ordered)),
@@ -201,7 +205,9 @@ def _packet_loss(losses: list[float]) -> PacketLoss:
     )
 
 
-def _latency(values_ms: list[float]) -> Latency:
+def _latency(values_ms: list[float]) -> Latency | None:
+    if not values_ms:
+        return None
     ordered = sorted(values_ms)
     return Latency(
         avg=round4(mean(ordered)),

@@ -23,127 +23,127 @@ from rtk_sessions.clock import iso_ms
 Selection = list[tuple[Series, list[int]]]
 
 
-class AudioProducerRow(Struct, gc=False):
+class AudioProducerRow(Struct, gc=False, omit_defaults=True):
     """One interval of a sent microphone or screen-share audio track (``timestamp`` = its
     end); counters are Δ over the interval, jitter and RTT seconds, ``bitrate`` bit/s;
     ``mos_emodel`` (1..5, ours) beside ``mos_quality`` (0..1)."""
 
     timestamp: str
-    producer_id: str | None
-    ssrc: int | None
-    mid: str | None
-    bytes_sent: int | None
-    packets_sent: int | None
-    packets_lost: int | None
-    bitrate: int | None
-    jitter: float | None
-    rtt: float | None
-    mos_quality: float | None
-    mos_emodel: float | None
+    producer_id: str | None = None
+    ssrc: int | None = None
+    mid: str | None = None
+    bytes_sent: int | None = None
+    packets_sent: int | None = None
+    packets_lost: int | None = None
+    bitrate: int | None = None
+    jitter: float | None = None
+    rtt: float | None = None
+    mos_quality: float | None = None
+    mos_emodel: float | None = None
 
 
-class AudioConsumerRow(Struct, gc=False):
+class AudioConsumerRow(Struct, gc=False, omit_defaults=True):
     """One interval of a received audio track; ``peer_id``/``producer_id`` name the sender
     when the sample did; ``jitter_buffer_delay`` ms."""
 
     timestamp: str
-    consumer_id: str | None
-    producer_id: str | None
-    peer_id: str | None
-    ssrc: int | None
-    mid: str | None
-    bytes_received: int | None
-    packets_received: int | None
-    packets_lost: int | None
-    bitrate: int | None
-    jitter: float | None
-    concealment_events: int | None
-    jitter_buffer_delay: float | None
-    jitter_buffer_emitted_count: int | None
-    mos_quality: float | None
-    mos_emodel: float | None
+    consumer_id: str | None = None
+    producer_id: str | None = None
+    peer_id: str | None = None
+    ssrc: int | None = None
+    mid: str | None = None
+    bytes_received: int | None = None
+    packets_received: int | None = None
+    packets_lost: int | None = None
+    bitrate: int | None = None
+    jitter: float | None = None
+    concealment_events: int | None = None
+    jitter_buffer_delay: float | None = None
+    jitter_buffer_emitted_count: int | None = None
+    mos_quality: float | None = None
+    mos_emodel: float | None = None
 
 
-class LimitationDurations(Struct, gc=False):
+class LimitationDurations(Struct, gc=False, omit_defaults=True):
     """Seconds spent limited by each reason during the interval."""
 
-    cpu: float | None
-    bandwidth: float | None
-    none: float | None
-    other: float | None
+    cpu: float | None = None
+    bandwidth: float | None = None
+    none: float | None = None
+    other: float | None = None
 
 
-class VideoProducerRow(Struct, gc=False):
+class VideoProducerRow(Struct, gc=False, omit_defaults=True):
     """One interval of a sent camera or screen-share track, with the encoder's
     quality limitation (reason at the end, seconds per reason during)."""
 
     timestamp: str
-    producer_id: str | None
-    ssrc: int | None
-    mid: str | None
-    bytes_sent: int | None
-    packets_sent: int | None
-    packets_lost: int | None
-    bitrate: int | None
-    jitter: float | None
-    rtt: float | None
-    frames_encoded: int | None
-    key_frames_encoded: int | None
-    frame_width: int | None
-    frame_height: int | None
-    frames_per_second: float | None
-    pli_count: int | None
-    fir_count: int | None
-    quality_limitation_reason: str | None
-    quality_limitation_durations: LimitationDurations | None
-    quality_limitation_resolution_changes: int | None
-    mos_quality: float | None
+    producer_id: str | None = None
+    ssrc: int | None = None
+    mid: str | None = None
+    bytes_sent: int | None = None
+    packets_sent: int | None = None
+    packets_lost: int | None = None
+    bitrate: int | None = None
+    jitter: float | None = None
+    rtt: float | None = None
+    frames_encoded: int | None = None
+    key_frames_encoded: int | None = None
+    frame_width: int | None = None
+    frame_height: int | None = None
+    frames_per_second: float | None = None
+    pli_count: int | None = None
+    fir_count: int | None = None
+    quality_limitation_reason: str | None = None
+    quality_limitation_durations: LimitationDurations | None = None
+    quality_limitation_resolution_changes: int | None = None
+    mos_quality: float | None = None
 
 
-class VideoConsumerRow(Struct, gc=False):
+class VideoConsumerRow(Struct, gc=False, omit_defaults=True):
     """One interval of a received camera or screen-share track."""
 
     timestamp: str
-    consumer_id: str | None
-    producer_id: str | None
-    peer_id: str | None
-    ssrc: int | None
-    mid: str | None
-    bytes_received: int | None
-    packets_received: int | None
-    packets_lost: int | None
-    bitrate: int | None
-    jitter: float | None
-    jitter_buffer_delay: float | None
-    jitter_buffer_emitted_count: int | None
-    frames_decoded: int | None
-    frames_dropped: int | None
-    key_frames_decoded: int | None
-    frame_width: int | None
-    frame_height: int | None
-    frames_per_second: float | None
-    pli_count: int | None
-    fir_count: int | None
-    mos_quality: float | None
+    consumer_id: str | None = None
+    producer_id: str | None = None
+    peer_id: str | None = None
+    ssrc: int | None = None
+    mid: str | None = None
+    bytes_received: int | None = None
+    packets_received: int | None = None
+    packets_lost: int | None = None
+    bitrate: int | None = None
+    jitter: float | None = None
+    jitter_buffer_delay: float | None = None
+    jitter_buffer_emitted_count: int | None = None
+    frames_decoded: int | None = None
+    frames_dropped: int | None = None
+    key_frames_decoded: int | None = None
+    frame_width: int | None = None
+    frame_height: int | None = None
+    frames_per_second: float | None = None
+    pli_count: int | None = None
+    fir_count: int | None = None
+    mos_quality: float | None = None
 
 
-class AudioStat(Struct, gc=False):
+class AudioStat(Struct, gc=False, omit_defaults=True):
     timestamp: str
-    quality: float | None
-    packets_lost: int | None
-    jitter: float | None
-    concealment_events: int | None
+    quality: float | None = None
+    packets_lost: int | None = None
+    jitter: float | None = None
+    concealment_events: int | None = None
 
 
-class VideoStat(Struct, gc=False):
+class VideoStat(Struct, gc=False, omit_defaults=True):
     timestamp: str
-    quality: float | None
-    packets_lost: int | None
-    jitter: float | None
-    frame_width: int | None
-    frame_height: int | None
-    frames_per_second: float | None
-    frames_dropped: int | None
+    quality: float | None = None
+    packets_lost: int | None = None
+    jitter: float | None = None
+    frame_width: int | None = None
+    frame_height: int | None = None
+    frames_per_second: float | None = None
+    frames_dropped: int | None = None
 
 
 class Timestamps(dict[int, str]):

@@ -28,7 +28,7 @@ from rtk_sessions.clock import iso_ms
 __all__ = ["PeerQualityStats", "QualityStats", "participant_entry", "quality_stats"]
 
 
-class QualityStats(Struct, kw_only=True):
+class QualityStats(Struct, kw_only=True, omit_defaults=True):
     """One peer's received camera and microphone media (participant details, quality.md §4).
 
     ``start``/``end``: first and last sample of the peer; ``average_quality``:
@@ -38,29 +38,29 @@ class QualityStats(Struct, kw_only=True):
     """
 
     peer_id: str
-    start: str | None
-    end: str | None
+    start: str | None = None
+    end: str | None = None
     audio_stats: list[AudioStat]
     video_stats: list[VideoStat]
-    average_quality: float | None
-    audio_bandwidth: int | None
-    video_bandwidth: int | None
-    audio_packet_loss: float | None
-    video_packet_loss: float | None
+    average_quality: float | None = None
+    audio_bandwidth: int | None = None
+    video_bandwidth: int | None = None
+    audio_packet_loss: float | None = None
+    video_packet_loss: float | None = None
 
 
 class PeerQualityStats(QualityStats, kw_only=True):
     """The peer report's ``quality_stats``: totals are received + lost packets."""
 
     peer_ids: list[str]
-    total_audio_packets: int | None
-    total_audio_packets_lost: int | None
-    total_video_packets: int | None
-    total_video_packets_lost: int | None
-    first_audio_packet_received: str | None
-    last_audio_packet_received: str | None
-    first_video_packet_received: str | None
-    last_video_packet_received: str | None
+    total_audio_packets: int | None = None
+    total_audio_packets_lost: int | None = None
+    total_video_packets: int | None = None
+    total_video_packets_lost: int | None = None
+    first_audio_packet_received: str | None = None
+    last_audio_packet_received: str | None = None
+    first_video_packet_received: str | None = None
+    last_video_packet_received: str | None = None
 
 
 def quality_stats(peer_id: str, measured: Measured) -> PeerQualityStats:

@@ -43,30 +43,30 @@ DETAIL_SECTIONS = (
 )
 
 
-class PeerEvent(msgspec.Struct, kw_only=True):
+class PeerEvent(msgspec.Struct, kw_only=True, omit_defaults=True):
     id: str
     created_at: str
     updated_at: str
     event_name: Literal["PEER_CREATED", "PEER_JOINING", "PEER_LEAVING"]
     minutes_consumed: float
-    participant_id: str | None
+    participant_id: str | None = None
     peer_id: str
-    preset_view_type: Literal["GROUP_CALL", "WEBINAR", "AUDIO_ROOM", "LIVESTREAM", "CHAT"] | None
+    preset_view_type: Literal["GROUP_CALL", "WEBINAR", "AUDIO_ROOM", "LIVESTREAM", "CHAT"] | None = None
     session_id: str
-    socket_session_id: str | None
+    socket_session_id: str | None = None
 
 
-class Participant(msgspec.Struct, kw_only=True):
+class Participant(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A peer, as the seed's ``…DataParticipant`` (+ ``session_id``, ``peer_events``)."""
 
     id: str
     session_id: str
-    user_id: str | None
-    display_name: str | None
-    custom_participant_id: str | None
-    preset_name: str | None
+    user_id: str | None = None
+    display_name: str | None = None
+    custom_participant_id: str | None = None
+    preset_name: str | None = None
     joined_at: str
-    left_at: str | None
+    left_at: str | None = None
     duration: float
     created_at: str
     updated_at: str
@@ -123,11 +123,11 @@ def render_participant(view: ParticipantView, with_events: bool) -> dict[str, An
                 updated_at=iso_ms(moment.at_ms),  # type: ignore[arg-type]
                 event_name=moment.name,  # type: ignore[arg-type]
                 minutes_consumed=to_minutes(moment.minutes_ms),
-                participant_id=peer.user_id,
-                peer_id=peer.peer_id,
-                preset_view_type=peer.preset_view_type,  # type: ignore[arg-type]
-                session_id=view.session_id,
-                socket_session_id=peer.socket_session_id,
+                participant_id=moment.peer.peer.user_id,
+                peer_id=moment.peer.peer.peer_id,
+                preset_view_type=moment.peer.peer.preset_view_type,  # type: ignore[arg-type]
+                session_id=moment.peer.session_id,
+                socket_session_id=moment.peer.peer.socket_session_id,
             )
             for moment in peer_lifecycle_events(view)
         ]

@@ -27,7 +27,7 @@ from rtk_sessions.ingest.enrich import locate_ip, parse_user_agent
 from rtk_sessions.store.peer_report import load_peer
 
 
-class PeerReport(msgspec.Struct, kw_only=True):
+class PeerReport(msgspec.Struct, kw_only=True, omit_defaults=True):
     metadata: PeerReportMetadata
     # the cache hands these out already encoded (msgspec.Raw, assigned as they are); the
     # annotation is what they hold, which is what the OpenAPI document must say
@@ -37,7 +37,7 @@ class PeerReport(msgspec.Struct, kw_only=True):
 class PeerReportParticipant(Participant, kw_only=True):
     """The seed's ``…DataParticipant`` of the peer report (+ ``session_id``, ``peer_events``)."""
 
-    role: str | None
+    role: str | None = None
     peer_report: PeerReport
     peer_stats: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
     quality_stats: PeerQualityStats | msgspec.UnsetType = msgspec.UNSET  # Raw, as above

@@ -41,7 +41,7 @@ PARTICIPANTS_PATTERN = r"^\s*(?:[0-9]{1,9}|[0-9]{1,9}\s*:\s*[0-9]{0,9}|:\s*[0-9]
 SEARCH_MAX_CHARS = 200  # longer than any title or id: a longer one is abuse
 
 
-class Session(msgspec.Struct, kw_only=True):
+class Session(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A session as the seed's ``…DataSession`` (+ ``parent_session_id``)."""
 
     id: str
@@ -57,9 +57,9 @@ class Session(msgspec.Struct, kw_only=True):
     type: Literal["meeting", "livestream", "participant"]
     updated_at: str
     breakout_rooms: list[Session]
-    ended_at: str | None
+    ended_at: str | None = None
     meta: dict[str, Any]
-    parent_session_id: str | None
+    parent_session_id: str | None = None
 
 
 class Paging(msgspec.Struct):
