@@ -30,8 +30,8 @@ import msgspec
 from sqlalchemy import func, select
 
 from rtk_sessions.ingest.pipeline import ingest_items
-from rtk_sessions.store.apps import find_app
 from rtk_sessions.store.database import Database
+from rtk_sessions.store.folding import readable_app
 from rtk_sessions.store.migrate import upgrade
 from rtk_sessions.store.tables import apps, events, meetings, peers, sessions
 from tests.conftest import free_port, wait_for_server
@@ -95,9 +95,10 @@ def busy_scenario(seed: int) -> list[dict]:
 
 
 def derived_state(db: Database) -> dict:
-    """Every derived row of the app (without the internal app key) and its kept total."""
+    """Every derived row of the app (without the internal app key) and its kept total,
+    read as a read path reads: what is queued, folded first."""
+    app_pk = readable_app(db, ACCOUNT, APP)
     with db.read() as conn:
-        app_pk = find_app(conn, ACCOUNT, APP)
         state = {
             name: sorted(
                 tuple(row)[1:]

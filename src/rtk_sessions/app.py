@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from litestar import Litestar, Request, Response, Router, get
 from litestar.di import Provide
@@ -33,6 +34,7 @@ from rtk_sessions.clock import Clock, system_clock
 from rtk_sessions.config import Settings
 from rtk_sessions.exports.links import Downloads
 from rtk_sessions.ingest.enrich import configure_geoip
+from rtk_sessions.jobs.folder import start_folder_thread
 from rtk_sessions.jobs.worker import start_worker_thread
 from rtk_sessions.store.database import Database, database_for
 from rtk_sessions.store.tokens import GrantCache
@@ -81,15 +83,16 @@ def openapi_json(request: Request) -> dict:
     return request.app.openapi_schema.to_schema()
 
 
-class _JobThread:
-    """The job worker each server process runs beside the API (``RTK_JOBS_IN_SERVE``)."""
+class _Background:
+    """A thread each server process runs beside the API: the job worker
+    (``RTK_JOBS_IN_SERVE``), the folder (always)."""
 
-    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
-        self._args = (db, settings, clock)
+    def __init__(self, start: Callable[[], tuple[threading.Thread, threading.Event]]) -> None:
+        self._start = start
         self._running: tuple[threading.Thread, threading.Event] | None = None
 
     def start(self) -> None:
-        self._running = start_worker_thread(*self._args)
+        self._running = self._start()
 
     def stop(self) -> None:
         if self._running is not None:
@@ -113,7 +116,8 @@ def create_app(
         downloads=Downloads(db, settings, clock),
         grants=GrantCache(settings.token_cache_seconds),
     )
-    jobs = _JobThread(db, settings, clock)
+    jobs = _Background(lambda: start_worker_thread(db, settings, clock))
+    folder = _Background(lambda: start_folder_thread(db, settings.fold_poll_seconds))
     app = Litestar(
         route_handlers=[
             HealthController,
@@ -149,8 +153,8 @@ def create_app(
         else None,
         middleware=_middleware(settings),
         logging_config=logging_config(settings.log_level, json=settings.log_format == "json"),
-        on_startup=[jobs.start] if settings.jobs_in_serve else [],
-        on_shutdown=[jobs.stop] + ([] if database else [db.dispose]),
+        on_startup=[folder.start, *([jobs.start] if settings.jobs_in_serve else [])],
+        on_shutdown=[jobs.stop, folder.stop] + ([] if database else [db.dispose]),
         debug=False,
     )
     app.state.ctx = ctx

@@ -54,6 +54,7 @@ def _settings(**overrides: object) -> Settings:
 
 
 def _database(settings: Settings) -> Database:
+    from rtk_sessions.ingest import fold  # noqa: F401 - registers the fold with the store
     from rtk_sessions.store.database import database_for
     from rtk_sessions.store.migrate import upgrade
 
@@ -91,10 +92,12 @@ def serve(
 
 @app.command()
 def worker() -> None:
-    """Run a job worker (summaries) until interrupted; any number may share a database."""
+    """Run a job worker (summaries) and a folder until interrupted; any number may share
+    a database."""
     import signal
     import threading
 
+    from rtk_sessions.jobs.folder import start_folder_thread
     from rtk_sessions.jobs.worker import Worker
 
     settings = _settings()
@@ -102,12 +105,15 @@ def worker() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     job_worker = Worker(database, settings)
+    folder, stop_folder = start_folder_thread(database, settings.fold_poll_seconds)
     err.print(f"job worker {job_worker.worker_id} waiting for jobs (Ctrl-C to stop)")
     try:
         job_worker.run_until(stop)
     except KeyboardInterrupt:
         pass
     finally:
+        stop_folder.set()
+        folder.join(timeout=30)
         database.dispose()
 
 
@@ -452,6 +458,7 @@ def ingest(
     """Load event files through the ingest pipeline (idempotent: re-loading changes nothing)."""
     from rtk_sessions.ingest.files import file_size, read_chunks
     from rtk_sessions.ingest.pipeline import IngestReport, ingest_items
+    from rtk_sessions.store.folding import readable_app
 
     database = _database(_settings())
     total = IngestReport()
@@ -465,6 +472,7 @@ def ingest(
                 total.add(report, seen)
                 seen += len(items)
                 progress.update(task, completed=position)
+    readable_app(database, account, app_id)  # folded: the command ends with it all in place
     database.refresh_statistics()
     _print_report(total, time.perf_counter() - started)
     if total.rejected:

@@ -237,6 +237,13 @@ class Settings(BaseSettings):
         description="Each `serve` process also runs a job worker (summaries). Off: run "
         "`rtk-sessions worker` separately.",
     )
+    fold_poll_seconds: float = Field(
+        0.2,
+        gt=0,
+        le=60,
+        description="How often each process's background folder looks for events another "
+        "process appended (its own appends wake it at once).",
+    )
     job_lease_seconds: float = Field(
         300.0,
         ge=1,

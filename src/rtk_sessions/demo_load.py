@@ -12,8 +12,8 @@ from rich.progress import Progress
 from rtk_sessions.config import Settings
 from rtk_sessions.demo import generate_demo_events
 from rtk_sessions.ingest.pipeline import IngestReport, ingest_items
-from rtk_sessions.store.apps import find_app
 from rtk_sessions.store.database import Database
+from rtk_sessions.store.folding import readable_app
 from rtk_sessions.store.tables import apps
 
 DEMO_ACCOUNT = "demo-account"
@@ -31,10 +31,10 @@ class DemoLoad:
 
 
 def listed_sessions(database: Database, account_id: str, app_id: str) -> int:
+    app_pk = readable_app(database, account_id, app_id)
+    if app_pk is None:
+        return 0
     with database.read() as conn:
-        app_pk = find_app(conn, account_id, app_id)
-        if app_pk is None:
-            return 0
         return conn.execute(
             apps.select().with_only_columns(apps.c.listed_sessions).where(apps.c.app_pk == app_pk)
         ).scalar_one()
@@ -56,6 +56,7 @@ def load_demo(database: Database, *, seed: int, progress: Progress | None = None
         report.add(ingest_items(database, DEMO_ACCOUNT, DEMO_APP, chunk, now_ms), start)
         if progress is not None and task is not None:
             progress.advance(task, sum(map(len, chunk)))  # type: ignore[arg-type]
+    readable_app(database, DEMO_ACCOUNT, DEMO_APP)  # folded: the load is done when served
     seconds = time.perf_counter() - started
     database.refresh_statistics()
     sessions = listed_sessions(database, DEMO_ACCOUNT, DEMO_APP)

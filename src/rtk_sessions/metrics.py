@@ -60,6 +60,15 @@ RETENTION_PURGED = Counter(
     "Rows purged by retention: events of each kind, whole top-level sessions, summaries.",
     ["kind"],
 )
+FOLD_LAG = Histogram(
+    "rtk_fold_lag_seconds",
+    "From an append's commit to the fold that took its events into sessions and peers.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 10, 30, 60),
+)
+FOLDED_EVENTS = Counter(
+    "rtk_folded_events_total",
+    "Lifecycle and meeting events folded into meetings, sessions and peers.",
+)
 DATABASE_ERRORS = Counter(
     "rtk_database_unavailable_total",
     "Requests answered 503 because the database was down, full or locked.",

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from rtk_sessions.ingest.normalize import validate_items
 from rtk_sessions.ingest.pipeline import ingest_items
 from rtk_sessions.store.database import Database
+from rtk_sessions.store.folding import readable_app
 from rtk_sessions.store.migrate import upgrade
 from rtk_sessions.store.tables import apps
 
@@ -115,6 +116,7 @@ def test_loaded_sessions_list_counts_every_top_level_session(
         report = ingest_items(db, "bench", "app0", lines[start : start + 5_000], 2 * 10**12)
         assert report.rejected == []
         accepted += report.accepted
+    readable_app(db, "bench", "app0")  # as a read path does: the queue folded first
     with db.read() as conn:
         listed = conn.execute(select(apps.c.listed_sessions)).scalar_one()
     db.dispose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from sqlalchemy import select
 from rtk_sessions.ingest.pipeline import ingest_items
 from rtk_sessions.store.apps import find_app
 from rtk_sessions.store.database import Database
+from rtk_sessions.store.folding import readable_app
 from rtk_sessions.store.migrate import upgrade
 from rtk_sessions.store.tables import apps, meetings, peers, sessions
 from tests.databases import fresh_database_url
@@ -62,6 +64,14 @@ def ingest(target: Scratch, events: list[dict], now_ms: int = T0 + 24 * 60 * MIN
     assert report.rejected == []
 
 
+@contextmanager
+def folded_read(target: Scratch) -> Iterator:
+    """A read of the app's tables as a read path makes it: its queue folded first."""
+    readable_app(target.db, ACCOUNT, target.app)
+    with target.db.read() as conn:
+        yield conn
+
+
 def rows_of(conn, table, target: Scratch):
     """The app's rows of ``table``, without the app key (it differs between scratch apps)."""
     app_pk = find_app(conn, ACCOUNT, target.app)
@@ -69,7 +79,7 @@ def rows_of(conn, table, target: Scratch):
 
 
 def derived_state(target: Scratch) -> dict:
-    with target.db.read() as conn:
+    with folded_read(target) as conn:
         return {
             name: sorted(tuple(r)[1:] for r in rows_of(conn, table, target))
             for name, table in (("sessions", sessions), ("peers", peers), ("meetings", meetings))
@@ -115,7 +125,7 @@ def test_rich_scenario_derives_the_documented_numbers(shared_db):
     db = fresh_app(shared_db)
     ingest(db, rich_scenario())
     state = {row[0]: row for row in derived_state(db)["sessions"]}
-    with db.db.read() as conn:
+    with folded_read(db) as conn:
         rows = {r.session_id: r for r in rows_of(conn, sessions, db)}
     s1, r1, s2, s3, s4 = (rows[k] for k in ("s1", "r1", "s2", "s3", "s4"))
     assert (s1.started_ms, s1.closed_ms, s1.ended_ms) == (T0, T0 + 25 * MIN, T0 + 25 * MIN)
@@ -179,7 +189,7 @@ def test_late_and_conflicting_events_resolve_deterministically(shared_db):
     for order in itertools.permutations(events):
         db = fresh_app(shared_db)
         ingest(db, list(order))
-        with db.db.read() as conn:
+        with folded_read(db) as conn:
             row = rows_of(conn, peers, db).one()
         results.add((row.joined_ms, row.left_ms, row.display_name))
     assert results == {(T0 + 2 * SEC, T0 + 90 * SEC, "Early name")}
@@ -252,7 +262,7 @@ def test_each_session_is_superseded_by_the_next_start_of_its_meeting(shared_db, 
         ingest(db, stream[start:end])
     order = sorted(starts, key=lambda s: (starts[s], s))
     want = {s: starts[n] for s, n in zip(order, order[1:], strict=False)} | {order[-1]: None}
-    with db.db.read() as conn:
+    with folded_read(db) as conn:
         got = {r.session_id: r.superseded_ms for r in rows_of(conn, sessions, db)}
     assert got.pop("room") is None
     assert got == want

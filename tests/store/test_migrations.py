@@ -44,11 +44,15 @@ def test_a_populated_database_upgrades_without_losing_data(empty_db: Database, o
     account, app = expected["account_id"], expected["app_id"]
     assert upgrade(empty_db, old) == old
     lines = (EXAMPLE / "events.ndjson").read_bytes().splitlines()
-    assert ingest_items(empty_db, account, app, lines, T0).accepted == len(lines)
+    if revisions().index(old) < revisions().index(FOLD_QUEUE):
+        populate_as_a_server_before_the_fold_queue(empty_db, account, app, lines)
+    else:
+        assert ingest_items(empty_db, account, app, lines, T0).accepted == len(lines)
 
     assert upgrade(empty_db, new) == new and current_revision(empty_db) == new
     with empty_db.read() as conn:
         assert conn.execute(select(func.count()).select_from(events)).scalar() == len(lines)
+    upgrade(empty_db)  # today's code reads today's schema: the rest of the way, then read
     query = SessionQuery(where=SessionFilter(), page=Page(0, 100))
     page = sessions_page(empty_db, account, app, query, now_ms=T0 + 10**12, grace_ms=60_000)
     listed = {s.session_id: s for s in page.sessions}
@@ -61,6 +65,33 @@ def test_a_populated_database_upgrades_without_losing_data(empty_db: Database, o
         )
         want = top_level[session_id]["participants_joinedAt_asc"]
         assert [v.peer.peer_id for v in participants.participants] == [p["id"] for p in want]
+
+
+FOLD_QUEUE = "0011"  # appends queue their events for a later fold from here on
+
+
+def populate_as_a_server_before_the_fold_queue(
+    db: Database, account: str, app: str, lines: list[bytes]
+) -> None:
+    """Before 0011 a server logged and folded each batch in one transaction: the same
+    steps, the same rows, without a queue (which that schema does not have)."""
+    from rtk_sessions.ingest.fold import fold_events
+    from rtk_sessions.ingest.normalize import validate_items
+    from rtk_sessions.store.apps import ensure_app
+    from rtk_sessions.store.log import insert_new_events
+    from rtk_sessions.store.rows import EventRow
+    from rtk_sessions.store.writer import AppWriter
+
+    batch = validate_items(lines)  # type: ignore[arg-type]
+    assert batch.rejected == []
+    rows = [
+        EventRow(e.event_id, e.type, e.ts_ms, e.session_id, e.peer_id, e.payload, T0)
+        for e in batch.events
+    ]
+    with db.write() as conn:
+        app_pk = ensure_app(db, conn, account, app, T0)
+        assert len(insert_new_events(db, conn, app_pk, rows)) == len(lines)
+        fold_events(AppWriter(db, conn, app_pk), batch.events)
 
 
 def test_concurrent_migrators_end_with_one_schema_at_head(empty_db: Database) -> None:

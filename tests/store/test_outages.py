@@ -10,6 +10,7 @@ from sqlalchemy import event, func, select, text
 
 from rtk_sessions.ingest.pipeline import ingest_items
 from rtk_sessions.store.database import Database, StoreUnavailable
+from rtk_sessions.store.folding import readable_app
 from rtk_sessions.store.tables import events, sessions
 from tests.factories import MIN, SEC, T0, started, visit
 
@@ -24,6 +25,7 @@ def _batch(first: int, count: int) -> list[bytes]:
 
 
 def _counts(db: Database) -> tuple[int, int]:
+    readable_app(db, "acc", "app")  # as a read path: what was acknowledged, folded
     with db.read() as conn:
         return (conn.execute(select(func.count()).select_from(events)).scalar_one(),
                 conn.execute(select(func.count()).select_from(sessions)).scalar_one())

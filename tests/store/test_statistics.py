@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from rtk_sessions.ingest.pipeline import ingest_items
 from rtk_sessions.store.database import Database
+from rtk_sessions.store.folding import readable_app
 from tests.factories import SEC, T0, ended, started, visit
 
 PEER_EVENTS_QUERY = (
@@ -110,6 +111,7 @@ def test_postgresql_learns_the_size_of_a_bulk_load(database: Database):
         )
     ]
     ingest_items(database, "acc", "app", lifecycle, T0)
+    readable_app(database, "acc", "app")  # a read folds the load into sessions first
     with database.read() as conn:
         reltuples = conn.execute(
             text("SELECT reltuples FROM pg_class WHERE oid = 'sessions'::regclass")
@@ -131,6 +133,7 @@ def test_postgresql_sessions_are_vacuumed_after_a_bulk_load(database: Database):
         )
     ]
     ingest_items(database, "acc", "app", lifecycle, T0)
+    readable_app(database, "acc", "app")  # a read folds the load into sessions first
     with database.read() as conn:
         visible, pages = conn.execute(
             text("SELECT relallvisible, relpages FROM pg_class WHERE oid = 'sessions'::regclass")

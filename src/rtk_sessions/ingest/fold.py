@@ -1,9 +1,12 @@
-"""Storing a validated batch: one transaction that logs the events and folds them in.
+"""Folding events from the log into meeting, session and peer rows (one app, inside
+the transaction that holds the app's fold lock). ``store.folding`` runs the folds
+(the queue, the lock, catching a read up); what a fold does with the events is this
+module's, registered there on import (the store does not read the events' schema).
 
-1. Append the events to the log; the log's key drops re-deliveries.
-2. Fold the new lifecycle events into meeting, session and peer rows
-   (``ingest.merge``: order-independent by construction).
-3. Re-derive every session those events touched, plus the sessions whose
+1. Fold the lifecycle events into meeting, session and peer rows
+   (``ingest.merge``: order-independent by construction, and folding an event
+   twice changes nothing).
+2. Re-derive every session those events touched, plus the sessions whose
    derived state depends on them: the previous session of the same meeting
    (one live session per meeting) and the parent of a breakout room; each
    is worked out in memory and written once.
@@ -15,40 +18,34 @@ from collections import defaultdict
 
 from rtk_sessions.ingest.events import LIFECYCLE_TYPES
 from rtk_sessions.ingest.merge import merge_meeting_event, merge_peer_event, merge_session_event
-from rtk_sessions.ingest.normalize import NormalizedEvent
+from rtk_sessions.ingest.normalize import NormalizedEvent, from_log
 from rtk_sessions.store.derive import LoadedState
+from rtk_sessions.store.folding import register_fold
+from rtk_sessions.store.log import FOLDED_TYPES
 from rtk_sessions.store.rows import EventRow, MeetingRow, PeerRow, SessionRow, with_meeting
 from rtk_sessions.store.writer import AppWriter
 
+# what the log queues for folding is what this folds
+assert FOLDED_TYPES == LIFECYCLE_TYPES | {"meeting.upserted"}
 
-def fold_batch(
-    writer: AppWriter, batch: list[NormalizedEvent], received_ms: int
-) -> list[NormalizedEvent]:
-    """Store a validated batch; returns the events that were new (the rest were duplicates)."""
-    inserted = writer.append_events(
+
+def fold_logged(writer: AppWriter, rows: list[EventRow]) -> None:
+    """Fold events as the log holds them (validated when appended)."""
+    fold_events(
+        writer,
         [
-            EventRow(
-                event_id=e.event_id,
-                type=e.type,
-                ts_ms=e.ts_ms,
-                session_id=e.session_id,
-                peer_id=e.peer_id,
-                payload=e.payload,
-                received_ms=received_ms,
-            )
-            for e in batch
-        ]
+            from_log(r.event_id, r.type, r.ts_ms, r.session_id, r.peer_id, r.payload)
+            for r in rows
+        ],
     )
-    new_events = [e for e in batch if e.event_id in inserted]
-    if not new_events:
-        return []
-    changed_meetings = _fold_meetings(
-        writer, [e for e in new_events if e.type == "meeting.upserted"]
-    )
-    lifecycle_events = [e for e in new_events if e.type in LIFECYCLE_TYPES]
+
+
+def fold_events(writer: AppWriter, batch: list[NormalizedEvent]) -> None:
+    """Fold the events (any order, any types: only meeting and lifecycle events count)."""
+    changed_meetings = _fold_meetings(writer, [e for e in batch if e.type == "meeting.upserted"])
+    lifecycle_events = [e for e in batch if e.type in LIFECYCLE_TYPES]
     if lifecycle_events or changed_meetings:
         _fold_lifecycle(writer, lifecycle_events, changed_meetings)
-    return new_events
 
 
 def _fold_meetings(writer: AppWriter, items: list[NormalizedEvent]) -> dict[str, MeetingRow]:
@@ -131,3 +128,6 @@ def _copy_meetings_elsewhere(
         if session_id not in already_done
     ]
     writer.copy_meeting_to_sessions(rows)
+
+
+register_fold(fold_logged)

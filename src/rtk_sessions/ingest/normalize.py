@@ -154,6 +154,21 @@ def _validate_one(raw: bytes) -> NormalizedEvent | str:
     )
 
 
+def from_log(
+    event_id: str, type_: str, ts_ms: int, session_id: str | None, peer_id: str | None, payload: str
+) -> NormalizedEvent:
+    """An event read back from the log (validated when it was appended)."""
+    return NormalizedEvent(
+        event_id=event_id,
+        type=type_,
+        ts_ms=ts_ms,
+        session_id=session_id,
+        peer_id=peer_id,
+        payload=payload,
+        event=_EVENT.decode(payload),
+    )
+
+
 def _naive_timestamp(event: Event) -> str | None:
     if _is_naive(event.ts):
         return "ts must be ISO 8601 with a UTC offset, e.g. 2026-01-09T13:00:15.936Z - at `$.ts`"

@@ -1,8 +1,11 @@
 """The one ingest pipeline behind every door (HTTP, files, demo, webhooks).
 
-Validate each item, then store the valid ones in one transaction: a batch
-is accepted whole or not at all at the storage level, and a rejected item
-never touches stored state.
+Validate each item, then append the valid ones to the app's event log in one
+transaction (``store.log``): a batch is stored whole or not at all, and a
+rejected item never touches stored state. The answer follows the commit (a 200
+means durable). Folding the new lifecycle events into sessions and peers happens
+after, in batches (``store.folding``); every read first folds what its app has
+queued, so what it answers is as if the fold had been part of the append.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from rtk_sessions.ingest.fold import fold_batch
+from rtk_sessions.ingest import fold as _fold  # noqa: F401 - registers the fold with the store
 from rtk_sessions.ingest.normalize import (
     NormalizedEvent,
     Rejection,
@@ -21,7 +24,9 @@ from rtk_sessions.ingest.normalize import (
     validate_items,
 )
 from rtk_sessions.store.database import Database
-from rtk_sessions.store.writer import app_writer
+from rtk_sessions.store.folding import appended_signal
+from rtk_sessions.store.log import append
+from rtk_sessions.store.rows import EventRow
 
 
 @dataclass(slots=True)
@@ -37,6 +42,18 @@ class IngestReport:
         self.duplicates += other.duplicates
         self.rejected += [Rejection(r.index + index_offset, r.id, r.error) for r in other.rejected]
         self.by_type.update(other.by_type)
+
+
+def _row(event: NormalizedEvent, received_ms: int) -> EventRow:
+    return EventRow(
+        event_id=event.event_id,
+        type=event.type,
+        ts_ms=event.ts_ms,
+        session_id=event.session_id,
+        peer_id=event.peer_id,
+        payload=event.payload,
+        received_ms=received_ms,
+    )
 
 
 def _by_type(
@@ -91,12 +108,14 @@ def _store(
     batch: ValidatedBatch,
     now_ms: int,
 ) -> IngestReport:
-    """Fold ``valid`` into the app in one transaction (none when there is nothing to
-    store) and report it with the batch's rejections and in-batch repeats."""
+    """Append ``valid`` to the app's log in one transaction (none when there is nothing
+    to store) and report it with the batch's rejections and in-batch repeats."""
     new: list[NormalizedEvent] = []
     if valid:
-        with app_writer(db, account_id, app_id, now_ms) as writer:
-            new = fold_batch(writer, valid, now_ms)
+        appended = append(db, account_id, app_id, [_row(e, now_ms) for e in valid], now_ms)
+        new = [e for e in valid if e.event_id in appended.new_ids]
+        if appended.queued:
+            appended_signal(db).set()  # this process's folder starts at once
         db.note_written(len(new))
     repeated = batch.duplicates_in_batch
     return IngestReport(

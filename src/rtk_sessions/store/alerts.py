@@ -9,8 +9,8 @@ import msgspec
 from sqlalchemy import func, select
 
 from rtk_sessions.store.app_settings import PerAppRows
-from rtk_sessions.store.apps import find_app
 from rtk_sessions.store.database import Database, chunks
+from rtk_sessions.store.folding import readable_app
 from rtk_sessions.store.rows import SessionRow, row_of, select_rows
 from rtk_sessions.store.sessions import ended_condition
 from rtk_sessions.store.tables import alert_outbox, alert_webhooks, events, peers, sessions
@@ -54,8 +54,8 @@ def remove_target(db: Database, account_id: str, app_id: str) -> bool:
 
 
 def app_of(db: Database, target: AlertTarget) -> int | None:
-    with db.read() as conn:
-        return find_app(conn, target.account_id, target.app_id)
+    """The target's app, its queue folded (the scan reads sessions and peers)."""
+    return readable_app(db, target.account_id, target.app_id)
 
 
 def record_alert(

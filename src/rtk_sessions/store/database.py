@@ -210,21 +210,35 @@ class Database:
             conn.exec_driver_sql("ANALYZE apps, meetings, events")
 
     def serialize_app_writes(self, conn: Connection, app_pk: int) -> None:
-        """Make this write transaction the app's only writer until it ends.
+        """Make this write transaction the app's only folder until it ends.
 
-        Folding a batch into sessions and peers reads rows and writes them back,
-        so two transactions folding into the same session at once would each
-        miss the other's events. SQLite has one writer at a time anyway (``BEGIN
-        IMMEDIATE``). On PostgreSQL, where several processes write at once, a
-        transaction-scoped advisory lock per app makes writers of one app take
-        turns; other apps' writers and all readers go on. Taken before any row
-        of the app is read, released at commit or rollback.
+        Folding appended events into sessions and peers reads rows and writes
+        them back, so two transactions folding into the same session at once
+        would each miss the other's events; erasure and retention must not run
+        beside a fold either. SQLite has one writer at a time anyway (``BEGIN
+        IMMEDIATE``). On PostgreSQL a transaction-scoped advisory lock per app
+        makes these take turns; appends (which never take it), other apps and
+        all readers go on. Taken before any row of the app is read, released at
+        commit or rollback.
         """
         if not self.is_sqlite:
             conn.execute(
                 text("SELECT pg_advisory_xact_lock(:space, :app_pk)"),
                 {"space": _PG_APP_WRITE_LOCKS, "app_pk": app_pk},
             )
+
+    def try_serialize_app_writes(self, conn: Connection, app_pk: int) -> bool:
+        """:meth:`serialize_app_writes` if no other transaction holds it now, without
+        waiting: False when another has it (a background folder then leaves the app
+        to that one)."""
+        if self.is_sqlite:
+            return True
+        return bool(
+            conn.execute(
+                text("SELECT pg_try_advisory_xact_lock(:space, :app_pk)"),
+                {"space": _PG_APP_WRITE_LOCKS, "app_pk": app_pk},
+            ).scalar()
+        )
 
     def executemany(self, conn: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
         """Run ``statement`` once per row, the rows bound by the driver in C.

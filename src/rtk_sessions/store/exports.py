@@ -11,6 +11,7 @@ from sqlalchemy import Connection, func, select
 
 from rtk_sessions.exports.records import Speaker
 from rtk_sessions.store.database import Database
+from rtk_sessions.store.folding import catch_up, readable_app
 from rtk_sessions.store.jobs import SUMMARY_JOB, JobRow, SummaryRow, newest_job, stored_summary
 from rtk_sessions.store.rows import PeerRow, SessionRow, row_of, select_rows
 from rtk_sessions.store.sessions import app_session, session_row
@@ -47,8 +48,9 @@ def export_source(
 ) -> ExportSource:
     """The session (raises ``Missing``) with its chat and transcript versions and, with
     ``with_summary``, its latest summary job and stored summary, in one snapshot."""
+    app_pk = readable_app(db, account_id, app_id)
     with db.read() as conn:
-        app_pk, session = app_session(conn, account_id, app_id, session_id)
+        app_pk, session = app_session(conn, app_pk, session_id)
         source = ExportSource(
             app_pk,
             session,
@@ -66,6 +68,7 @@ def export_source(
 
 def export_session(db: Database, app_pk: int, session_id: str) -> SessionRow | None:
     """The session a signed link names (it may have been deleted since)."""
+    catch_up(db, app_pk)
     with db.read() as conn:
         return session_row(conn, app_pk, session_id)
 

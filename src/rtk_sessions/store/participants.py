@@ -26,8 +26,9 @@ from sqlalchemy import (
 )
 
 from rtk_sessions.analytics.participants import ParticipantView, consolidate, participant_view
-from rtk_sessions.store.apps import Missing, app_key
+from rtk_sessions.store.apps import Missing
 from rtk_sessions.store.database import Database, Prepared
+from rtk_sessions.store.folding import readable_app
 from rtk_sessions.store.rows import PeerRow, SessionRow, row_of, select_rows
 from rtk_sessions.store.sessions import Page, app_session, read_session
 from rtk_sessions.store.tables import events, peers, sessions
@@ -80,10 +81,11 @@ def participants_page(
     now_ms: int,
 ) -> ParticipantsPage:
     """One page of the session's participants as of ``now_ms`` (raises :class:`Missing`)."""
+    app_pk = readable_app(db, account_id, app_id)
     if query.consolidated:
-        return _consolidated_page(db, account_id, app_id, session_id, query, now_ms)
+        return _consolidated_page(db, app_pk, session_id, query, now_ms)
     with db.read() as conn:
-        app_pk, session = app_session(conn, account_id, app_id, session_id)
+        app_pk, session = app_session(conn, app_pk, session_id)
         return _peers_page(conn, app_pk, session, query, now_ms)
 
 
@@ -114,8 +116,7 @@ def _peers_page(
 
 def _consolidated_page(
     db: Database,
-    account_id: str,
-    app_id: str,
+    app_pk: int | None,
     session_id: str,
     query: ParticipantQuery,
     now_ms: int,
@@ -124,7 +125,6 @@ def _consolidated_page(
     closed at its own time), then searched, sorted and paged here. The session, its
     rooms and all their peers come in two prepared reads of one snapshot (a 1,000-peer
     webinar has over a thousand rows)."""
-    app_pk = app_key(db, account_id, app_id)
     if app_pk is None:
         raise Missing(f"session {session_id} not found")
     with db.snapshot() as snapshot:
@@ -193,8 +193,9 @@ def load_participant(
     with_stats_versions: bool,
 ) -> StoredParticipant:
     """One participant of a session, in one snapshot (raises :class:`Missing`)."""
+    app_pk = readable_app(db, account_id, app_id)
     with db.read() as conn:
-        app_pk, session = app_session(conn, account_id, app_id, session_id)
+        app_pk, session = app_session(conn, app_pk, session_id)
         found = conn.execute(
             select_rows(PeerRow, peers).where(
                 peers.c.app_pk == app_pk,
@@ -327,7 +328,7 @@ def session_timeline(
     db: Database, account_id: str, app_id: str, session_id: str
 ) -> SessionTimeline:
     """The session (raises :class:`Missing`) with its rooms and all their peers."""
-    app_pk = app_key(db, account_id, app_id)
+    app_pk = readable_app(db, account_id, app_id)
     if app_pk is None:
         raise Missing(f"session {session_id} not found")
     with db.snapshot() as snapshot:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rtk_sessions.store.apps import Missing, find_app
+from rtk_sessions.store.apps import Missing
 from rtk_sessions.store.database import Database
+from rtk_sessions.store.folding import readable_app
 from rtk_sessions.store.participants import (
     StatsVersion,
     StoredStats,
@@ -38,8 +39,8 @@ class StoredPeer:
 
 def load_peer(db: Database, account_id: str, app_id: str, peer_id: str) -> StoredPeer:
     """The (joined) peer ``peer_id`` of the app, in whichever session (raises :class:`Missing`)."""
+    app_pk = readable_app(db, account_id, app_id)
     with db.read() as conn:
-        app_pk = find_app(conn, account_id, app_id)
         peer = find_peer(conn, app_pk, peer_id) if app_pk is not None else None
         if app_pk is None or peer is None:
             raise Missing(f"peer {peer_id} not found")

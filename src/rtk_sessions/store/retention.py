@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func, select, true, update
 
 from rtk_sessions.store.database import Database, chunks
+from rtk_sessions.store.folding import catch_up, fold_queued, pending_apps
 from rtk_sessions.store.tables import apps, events, jobs, peers, sessions, summaries
 
 DAY_MS = 86_400_000
@@ -98,24 +99,45 @@ def _purge_summaries(db: Database, cutoff_ms: int) -> int:
 
 
 def _purge_sessions(db: Database, cutoff_ms: int, batch: int) -> int:
+    """Delete old top-level sessions (with their rooms, peers and events), app by app,
+    each batch folded first (under the app's fold lock, so that no fold runs beside it):
+    a session is judged on every event acknowledged before."""
     total = 0
-    while True:
-        with db.write() as conn:
-            doomed = conn.execute(
-                select(sessions.c.app_pk, sessions.c.session_id)
-                .where(
-                    sessions.c.parent_session_id.is_(None),
-                    sessions.c.started_ms < cutoff_ms,
-                    sessions.c.tree_open_peers == 0,
-                )
-                .limit(batch)
-            ).all()
-            for app_pk in sorted({app for app, _ in doomed}):
+    for app_pk in _apps_with_old_sessions(db, cutoff_ms):
+        catch_up(db, app_pk)  # most of the queue, outside the deleting transactions
+        while True:
+            with db.write() as conn:
                 db.serialize_app_writes(conn, app_pk)
-                _delete_sessions(conn, app_pk, [sid for app, sid in doomed if app == app_pk])
-        total += len(doomed)
-        if len(doomed) < batch:
-            return total
+                fold_queued(db, conn, app_pk, max_events=None)
+                doomed = list(
+                    conn.execute(
+                        select(sessions.c.session_id)
+                        .where(
+                            sessions.c.app_pk == app_pk,
+                            sessions.c.parent_session_id.is_(None),
+                            sessions.c.started_ms < cutoff_ms,
+                            sessions.c.tree_open_peers == 0,
+                        )
+                        .limit(batch)
+                    ).scalars()
+                )
+                if doomed:
+                    _delete_sessions(conn, app_pk, doomed)
+            total += len(doomed)
+            if len(doomed) < batch:
+                break
+    return total
+
+
+def _apps_with_old_sessions(db: Database, cutoff_ms: int) -> list[int]:
+    """Apps with old sessions folded, or with a queue that may hold some."""
+    with db.read() as conn:
+        folded = conn.execute(
+            select(sessions.c.app_pk)
+            .where(sessions.c.parent_session_id.is_(None), sessions.c.started_ms < cutoff_ms)
+            .distinct()
+        ).scalars()
+        return sorted(set(folded) | set(pending_apps(db)))
 
 
 def _delete_sessions(conn, app_pk: int, top_level: list[str]) -> None:

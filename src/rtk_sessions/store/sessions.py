@@ -30,8 +30,9 @@ from sqlalchemy import (
     union_all,
 )
 
-from rtk_sessions.store.apps import Missing, app_key, find_app
+from rtk_sessions.store.apps import Missing
 from rtk_sessions.store.database import Database, Prepared, Snapshot, paging
+from rtk_sessions.store.folding import readable_app
 from rtk_sessions.store.rows import SessionRow, fields_of, first_row, row_of, select_rows
 from rtk_sessions.store.tables import apps, sessions
 
@@ -113,7 +114,7 @@ def sessions_page(
     shape of query (filters present, status, sort), every value bound, so a request
     builds no SQL. Only a page past the end reads the total on its own.
     """
-    app_pk = app_key(db, account_id, app_id)
+    app_pk = readable_app(db, account_id, app_id)
     if app_pk is None:
         return SessionsPage([], {}, 0)
     shape = _shape_of(query, sqlite=db.is_sqlite)
@@ -128,7 +129,7 @@ def session_with_rooms(
     db: Database, account_id: str, app_id: str, session_id: str, *, with_rooms: bool
 ) -> SessionsPage:
     """The one session (raises :class:`Missing`), with its rooms if asked for: one read."""
-    app_pk = app_key(db, account_id, app_id)
+    app_pk = readable_app(db, account_id, app_id)
     if app_pk is None:
         raise Missing(f"session {session_id} not found")
     session, rooms = read_session(db, app_pk, session_id, with_rooms=with_rooms)
@@ -147,14 +148,12 @@ def read_session(
     return found[0], rooms.get(session_id, [])
 
 
-def app_session(
-    conn: Connection, account_id: str, app_id: str, session_id: str
-) -> tuple[int, SessionRow]:
-    """The app's key and its started session ``session_id``; else :class:`Missing`.
-
-    A session known only from stray events (nothing says when it started) is not one yet.
+def app_session(conn: Connection, app_pk: int | None, session_id: str) -> tuple[int, SessionRow]:
+    """The app's key and its started session ``session_id``; else :class:`Missing`
+    (``app_pk`` from :func:`~rtk_sessions.store.folding.readable_app`, None for an app
+    never seen). A session known only from stray events (nothing says when it started)
+    is not one yet.
     """
-    app_pk = find_app(conn, account_id, app_id)
     found = session_row(conn, app_pk, session_id) if app_pk is not None else None
     if app_pk is None or found is None or found.started_ms is None:
         raise Missing(f"session {session_id} not found")
@@ -458,7 +457,7 @@ def daily_totals(
     with none are there with zeros); ``since_ms`` is taken back to its midnight."""
     first_day = since_ms // DAY_MS
     days = range(first_day, max(first_day, (until_ms - 1) // DAY_MS) + 1)
-    app_pk = app_key(db, account_id, app_id)
+    app_pk = readable_app(db, account_id, app_id)
     rows = (
         db.fetch(
             _DAILY,

@@ -13,8 +13,10 @@ Layout:
   The clock-dependent parts (status, minutes of a live session) are
   expressions over those columns and "now" (see ``store/sessions.py``).
 - ``apps.listed_sessions`` is the unfiltered total of the sessions list,
-  maintained in the ingest transaction (counting per request is the trap
-  described in PERFORMANCE.md).
+  maintained by the fold (counting per request is the trap described in
+  PERFORMANCE.md).
+- ``fold_queue`` lists what was appended to the log and not yet folded into
+  meetings, sessions and peers (append, then fold: ``store/folding.py``).
 
 Times are integer milliseconds since the Unix epoch, UTC.
 """
@@ -28,6 +30,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -82,6 +85,21 @@ events = Table(
         postgresql_where=text("peer_id IS NOT NULL"),
     ),
     sqlite_with_rowid=False,
+)
+
+# What the log holds that is not yet folded into meetings, sessions and peers: one row per
+# append (the ids of its new lifecycle and meeting events), deleted by the fold that takes
+# it in. Appends only insert here, so appends of one app never wait for each other; folds
+# of one app take turns (store/folding.py). A read first folds what is here for its app.
+fold_queue = Table(
+    "fold_queue",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("app_pk", Integer, nullable=False),
+    Column("event_ids", LargeBinary, nullable=False),  # msgpack list of event ids
+    Column("events", Integer, nullable=False),  # how many
+    Column("appended_ms", Ms, nullable=False),  # when the append committed (the fold lag)
+    Index(None, "app_pk", "seq"),
 )
 
 meetings = Table(

@@ -1,0 +1,112 @@
+"""Appending to the event log: the one write an ingest makes before it answers.
+
+An append inserts the batch's events into ``events`` (the log's key drops those
+stored before), queues the new lifecycle and meeting events for folding
+(``fold_queue``) and commits. It takes no lock of the app: appends of one app
+from many processes proceed in parallel (on SQLite, one short write transaction
+each). Folding them into meetings, sessions and peers is ``store.folding``'s.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import msgspec
+from sqlalchemy import Connection, select
+
+from rtk_sessions.store.apps import ensure_app
+from rtk_sessions.store.database import Database, chunks
+from rtk_sessions.store.rows import EventRow, values_of
+from rtk_sessions.store.tables import events, fold_queue
+
+#: Events the fold reads: they change meetings, sessions or peers (``ingest.fold``).
+FOLDED_TYPES = frozenset(
+    {"meeting.upserted", "session.started", "session.ended", "peer.joined", "peer.left"}
+)
+
+_IDS = msgspec.msgpack.Encoder()
+
+# One statement appends a batch on PostgreSQL: the rows travel as arrays, the log's key
+# drops what is stored already (also against a concurrent append of the same id, which
+# waits for the other to commit), and RETURNING names what was new. Rows go in in id
+# order, so two appends that share ids wait for each other in one order: never a deadlock.
+_PG_APPEND = """
+INSERT INTO events (app_pk, event_id, type, ts_ms, session_id, peer_id, payload, received_ms)
+SELECT %(app_pk)s, e.event_id, e.type, e.ts_ms, e.session_id, e.peer_id, e.payload,
+       e.received_ms
+FROM unnest(%(event_ids)s::text[], %(types)s::text[], %(ts_ms)s::bigint[],
+            %(session_ids)s::text[], %(peer_ids)s::text[], %(payloads)s::text[],
+            %(received_ms)s::bigint[])
+     AS e(event_id, type, ts_ms, session_id, peer_id, payload, received_ms)
+ORDER BY e.event_id
+ON CONFLICT DO NOTHING
+RETURNING event_id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    app_pk: int
+    new_ids: frozenset[str]  # the events stored now (the others were stored before)
+    queued: int  # of them, the events queued for folding
+
+
+def append(
+    db: Database, account_id: str, app_id: str, rows: list[EventRow], now_ms: int
+) -> Appended:
+    """Append ``rows`` (distinct ids) to the app's log, created on its first event."""
+    with db.write() as conn:
+        app_pk = ensure_app(db, conn, account_id, app_id, now_ms)
+        new_ids = insert_new_events(db, conn, app_pk, rows)
+        to_fold = [r.event_id for r in rows if r.type in FOLDED_TYPES and r.event_id in new_ids]
+        queue_for_fold(db, conn, app_pk, to_fold)
+    return Appended(app_pk, frozenset(new_ids), len(to_fold))
+
+
+def insert_new_events(db: Database, conn: Connection, app_pk: int, rows: list[EventRow]) -> set[str]:
+    """Insert the rows whose ids the log does not hold; the ids inserted."""
+    if not rows:
+        return set()
+    if not db.is_sqlite:
+        found = conn.exec_driver_sql(
+            _PG_APPEND,
+            {
+                "app_pk": app_pk,
+                "received_ms": [r.received_ms for r in rows],
+                "event_ids": [r.event_id for r in rows],
+                "types": [r.type for r in rows],
+                "ts_ms": [r.ts_ms for r in rows],
+                "session_ids": [r.session_id for r in rows],
+                "peer_ids": [r.peer_id for r in rows],
+                "payloads": [r.payload for r in rows],
+            },
+        )
+        return set(found.scalars())
+    # SQLite: the write transaction (BEGIN IMMEDIATE) is the only writer, so the ids
+    # found here stay absent until the insert
+    stored: set[str] = set()
+    for chunk in chunks([r.event_id for r in rows]):
+        stored.update(
+            conn.execute(
+                select(events.c.event_id).where(
+                    events.c.app_pk == app_pk, events.c.event_id.in_(chunk)
+                )
+            ).scalars()
+        )
+    new = [values_of(r, app_pk) for r in rows if r.event_id not in stored]
+    db.executemany(conn, events.insert(), new)
+    return {row["event_id"] for row in new}
+
+
+def queue_for_fold(db: Database, conn: Connection, app_pk: int, event_ids: list[str]) -> None:
+    """Queue the ids for the app's fold (nothing when there are none)."""
+    if event_ids:
+        conn.execute(
+            fold_queue.insert().values(
+                app_pk=app_pk,
+                event_ids=_IDS.encode(event_ids),
+                events=len(event_ids),
+                appended_ms=int(time.time() * 1000),  # real time: the fold's lag is measured
+            )
+        )
