@@ -34,7 +34,6 @@ from rtk_sessions.clock import Clock, system_clock
 from rtk_sessions.config import Settings
 from rtk_sessions.exports.links import Downloads
 from rtk_sessions.ingest.enrich import configure_geoip
-from rtk_sessions.jobs.folder import start_folder_thread
 from rtk_sessions.jobs.worker import start_worker_thread
 from rtk_sessions.store.database import Database, database_for
 from rtk_sessions.store.tokens import GrantCache
@@ -85,7 +84,7 @@ def openapi_json(request: Request) -> dict:
 
 class _Background:
     """A thread each server process runs beside the API: the job worker
-    (``RTK_JOBS_IN_SERVE``), the folder (always)."""
+    (``RTK_JOBS_IN_SERVE``)."""
 
     def __init__(self, start: Callable[[], tuple[threading.Thread, threading.Event]]) -> None:
         self._start = start
@@ -117,7 +116,6 @@ def create_app(
         grants=GrantCache(settings.token_cache_seconds),
     )
     jobs = _Background(lambda: start_worker_thread(db, settings, clock))
-    folder = _Background(lambda: start_folder_thread(db, settings.fold_poll_seconds))
     app = Litestar(
         route_handlers=[
             HealthController,
@@ -153,8 +151,8 @@ def create_app(
         else None,
         middleware=_middleware(settings),
         logging_config=logging_config(settings.log_level, json=settings.log_format == "json"),
-        on_startup=[folder.start, *([jobs.start] if settings.jobs_in_serve else [])],
-        on_shutdown=[jobs.stop, folder.stop] + ([] if database else [db.dispose]),
+        on_startup=[jobs.start] if settings.jobs_in_serve else [],
+        on_shutdown=[jobs.stop] + ([] if database else [db.dispose]),
         debug=False,
     )
     app.state.ctx = ctx

@@ -117,22 +117,38 @@ def worker() -> None:
         database.dispose()
 
 
+@app.command()
+def fold() -> None:
+    """Fold appended events into sessions and peers until interrupted (`serve` runs one
+    of these beside its workers; any number may share a database)."""
+    import signal
+    import threading
+
+    from rtk_sessions.jobs.folder import run_folder
+
+    settings = _settings()
+    database = _database(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        run_folder(database, settings.fold_poll_seconds, stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        database.dispose()
+
+
 def run_server(settings: Settings) -> None:
     # Every worker writes its metrics to files in one fresh folder, which a scrape of
     # any worker sums (prometheus-client's multiprocess mode); set before they start.
     import shutil
     import tempfile
 
+    from rtk_sessions.jobs.folder_process import FolderProcess  # imports nothing of ours
+
     metrics_dir = tempfile.mkdtemp(prefix="rtk-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    try:
-        _serve_with(settings)
-    finally:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
-
-
-def _serve_with(settings: Settings) -> None:
-    # Worker processes build the app from RTK_* (rtk_sessions.asgi): hand the flags on.
+    # Workers and the folder build their settings from RTK_*: hand the flags on.
     os.environ.update(
         {
             "RTK_HOST": settings.host,
@@ -140,6 +156,14 @@ def _serve_with(settings: Settings) -> None:
             "RTK_DATABASE_URL": settings.database_url,
         }
     )
+    try:
+        with FolderProcess():
+            _serve_with(settings)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _serve_with(settings: Settings) -> None:
     err.print(
         f"serving on http://{settings.host}:{settings.port} ({settings.server}, "
         f"{settings.workers} worker(s)); docs at /docs, SDK base URL "

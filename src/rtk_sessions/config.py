@@ -238,11 +238,11 @@ class Settings(BaseSettings):
         "`rtk-sessions worker` separately.",
     )
     fold_poll_seconds: float = Field(
-        0.2,
+        0.02,
         gt=0,
         le=60,
-        description="How often each process's background folder looks for events another "
-        "process appended (its own appends wake it at once).",
+        description="How often the background folder (`serve`'s folder process, "
+        "`rtk-sessions worker`'s thread) looks for appended events to fold.",
     )
     job_lease_seconds: float = Field(
         300.0,

@@ -91,7 +91,9 @@ def populate_as_a_server_before_the_fold_queue(
     with db.write() as conn:
         app_pk = ensure_app(db, conn, account, app, T0)
         assert len(insert_new_events(db, conn, app_pk, rows)) == len(lines)
-        fold_events(AppWriter(db, conn, app_pk), batch.events)
+        writer = AppWriter(db, conn, app_pk)
+        fold_events(writer, batch.events)
+        writer.writes.apply(conn)
 
 
 def test_concurrent_migrators_end_with_one_schema_at_head(empty_db: Database) -> None:

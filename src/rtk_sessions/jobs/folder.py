@@ -1,11 +1,12 @@
 """The background folder: keeps every app's sessions and peers folded up to its log.
 
-Each ``serve`` process runs one in a thread, and so does ``rtk-sessions worker``.
+``rtk-sessions serve`` runs one in a process of its own (``rtk-sessions fold``, see
+``jobs.folder_process``); ``rtk-sessions worker`` runs one in a thread.
 Any number may share a database: a folder takes an app only when no other
 transaction folds it (``store.folding.fold_pending`` with ``wait=False``), so one
 app's folds take turns while different apps fold in parallel. Appends of this
 process wake it at once; those of other processes are found by a poll every
-``RTK_FOLD_POLL_SECONDS``. Reads never wait for it: a read whose app has queue
+``RTK_FOLD_POLL_SECONDS``. Reads do not depend on it: a read whose app has queue
 rows folds them itself (``store.folding.catch_up``).
 """
 

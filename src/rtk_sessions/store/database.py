@@ -8,20 +8,22 @@ same queries through psycopg 3.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from operator import itemgetter
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, Integer, bindparam, create_engine, event, exc, text
+from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
+
+from rtk_sessions.store.prepared import Prepared, Snapshot, binder, driver_form
 
 BUSY_TIMEOUT_MS = 30_000  # how long a write waits for a lock before StoreUnavailable
 ANALYZE_AFTER_EVENTS = 1_000
@@ -251,8 +253,8 @@ class Database:
         if not rows:
             return
         # column_keys: an INSERT or UPDATE without .values() sets the rows' keys only
-        form = _driver_form(statement.compile(dialect=conn.dialect, column_keys=list(rows[0])))
-        bind = _binder(form.names, form.fixed)
+        form = driver_form(statement.compile(dialect=conn.dialect, column_keys=list(rows[0])))
+        bind = binder(form.names, form.fixed)
         conn.exec_driver_sql(form.sql, [bind(row) for row in rows])
 
     def insert(self, table: Any) -> Any:
@@ -281,95 +283,6 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-class Prepared:
-    """A read statement compiled once per dialect and run on the driver's own cursor.
-
-    For the hottest reads (the sessions list): SQLAlchemy spends more time building
-    a statement, working out its cache key and wrapping the result than SQLite
-    spends running it. A prepared statement is built once, with a named
-    ``bindparam`` for every value that varies, and :meth:`Database.fetch` binds
-    them by name. Rows come back as the driver gives them: plain values only
-    (a boolean is 0/1 on SQLite; see ``rows.row_of``).
-    """
-
-    def __init__(self, statement: Any) -> None:
-        self.statement = statement
-        self._compiled: dict[str, DriverForm] = {}
-
-    def compiled_for(self, dialect: Any) -> DriverForm:
-        found = self._compiled.get(dialect.name)
-        if found is None:
-            found = self._compiled[dialect.name] = _driver_form(
-                self.statement.compile(dialect=dialect)
-            )
-        return found
-
-
-class Snapshot:
-    """The reads of one :meth:`Database.snapshot`."""
-
-    def __init__(self, driver: Any, dialect: Any) -> None:
-        self.driver, self.dialect = driver, dialect
-
-    def fetch(self, statement: Prepared, params: dict[str, Any]) -> list[Any]:
-        """The rows of a :class:`Prepared` read, as the driver returns them (tuples)."""
-        form = statement.compiled_for(self.dialect)
-        cursor = self.driver.cursor()
-        try:
-            cursor.execute(form.sql_for(params), _binder(form.names, form.fixed)(params))
-            return cursor.fetchall()
-        finally:
-            cursor.close()
-
-
-class DriverForm(NamedTuple):
-    """What the driver needs to run a compiled statement."""
-
-    sql: str
-    names: tuple[str, ...] | None  # parameter names in order, for a positional driver
-    fixed: dict[str, Any]  # values the statement itself binds, e.g. a literal app key
-    inline: tuple[str, ...]  # integers written into the SQL text (see :func:`paging`)
-
-    def sql_for(self, params: dict[str, Any]) -> str:
-        sql = self.sql
-        for name in self.inline:
-            sql = sql.replace(f"__[POSTCOMPILE_{name}]", str(int(params[name])))
-        return sql
-
-
-def paging(name: str) -> Any:
-    """A LIMIT or OFFSET value written into the SQL as an integer, not bound.
-
-    PostgreSQL plans a prepared statement (psycopg prepares one after 5 runs) once
-    for any LIMIT: a generic plan guessing at a bound LIMIT read the whole app's
-    sessions for page 1 (0.57 ms; 0.16 ms with the number in the text). SQLite
-    caches one statement per distinct text, so page 1 stays prepared there too.
-    """
-    return bindparam(name, type_=Integer, literal_execute=True)
-
-
-def _driver_form(compiled: Any) -> DriverForm:
-    inline = tuple(sorted(b.key for b in compiled.literal_execute_params))
-    names = compiled.positiontup if compiled.positional else None
-    if names is not None:
-        names = tuple(n for n in names if n not in inline)
-    fixed = {k: v for k, v in compiled.params.items() if v is not None and k not in inline}
-    return DriverForm(compiled.string, names, fixed, inline)
-
-
-def _binder(names: tuple[str, ...] | None, fixed: dict[str, Any]) -> Callable[[dict], Any]:
-    """Turns one execution's values into parameters as the driver takes them (a tuple in
-    ``names`` order, or a mapping), with the statement's fixed values merged in."""
-    if names is None:
-        return (lambda values: {**fixed, **values}) if fixed else (lambda values: values)
-    pick = itemgetter(*names)
-    if len(names) == 1:
-        if fixed:
-            return lambda values: (pick({**fixed, **values}),)
-        return lambda values: (pick(values),)
-    return (lambda values: pick({**fixed, **values})) if fixed else pick
 
 
 def database_for(settings: Any) -> Database:
@@ -487,4 +400,35 @@ def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int, synchronous: s
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+        begin = conn.get_execution_options().get("sqlite_begin", "BEGIN")
+        if begin == "BEGIN IMMEDIATE":
+            _begin_immediate(conn.connection.driver_connection, busy_timeout_ms)
+        else:
+            conn.exec_driver_sql(begin)
+
+
+#: Waits between tries for SQLite's write lock (ms), then this last one on and on.
+_WRITE_LOCK_WAITS_MS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
+
+
+def _begin_immediate(driver: Any, busy_timeout_ms: int) -> None:
+    """BEGIN IMMEDIATE, waiting for the write lock in short steps.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ... ms between tries: a
+    write that waits for another's few-ms transaction (an append, a fold's commit)
+    then sleeps past it. Here the wait starts at 50 µs and grows to 2 ms, up to the
+    busy timeout (the same deadline), after which it fails as SQLite's would.
+    """
+    driver.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + busy_timeout_ms / 1000
+        for attempt in itertools.count():
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(_WRITE_LOCK_WAITS_MS[min(attempt, len(_WRITE_LOCK_WAITS_MS) - 1)] / 1000)
+    finally:
+        driver.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")

@@ -13,7 +13,7 @@ the derived columns of all of them with ``analytics.lifecycle``:
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,10 +23,12 @@ from sqlalchemy import Connection, TextClause, bindparam, select, text, update
 from rtk_sessions.analytics.lifecycle import (
     PeerSpan,
     SessionFacts,
+    closed_at,
     summarize_session,
     tree_aggregate,
 )
 from rtk_sessions.store.database import Database, chunks
+from rtk_sessions.store.prepared import Prepared, Snapshot, in_list, list_param
 from rtk_sessions.store.rows import (
     PeerRow,
     SessionRow,
@@ -39,6 +41,22 @@ from rtk_sessions.store.tables import apps, peers, sessions
 Params = dict[str, Any]  # bound parameters of an UPDATE; the session is ``b_session_id``
 
 
+class PendingWrites:
+    """A fold's writes, in order, kept until the fold commits them (``store.folding``):
+    a fold reads and works out its rows first, then writes them in one short burst (on
+    SQLite, the only time it holds the database's one write lock)."""
+
+    def __init__(self) -> None:
+        self._steps: list[Callable[[Connection], None]] = []
+
+    def add(self, step: Callable[[Connection], None]) -> None:
+        self._steps.append(step)
+
+    def apply(self, conn: Connection) -> None:
+        for step in self._steps:
+            step(conn)
+
+
 @dataclass
 class LoadedState:
     """Session rows and their peers (by session, then peer id), as the batch sees them."""
@@ -47,29 +65,59 @@ class LoadedState:
     peers: dict[str, dict[str, PeerRow]] = field(default_factory=dict)
 
 
+# A fold reads thousands of rows in a few statements: prepared, each list one parameter.
+_SESSIONS = Prepared(
+    select_rows(SessionRow, sessions).where(
+        sessions.c.app_pk == bindparam("app_pk"), in_list(sessions.c.session_id, "ids")
+    )
+)
+_PEERS = Prepared(
+    select_rows(PeerRow, peers).where(
+        peers.c.app_pk == bindparam("app_pk"), in_list(peers.c.session_id, "ids")
+    )
+)
+_FAMILIES = Prepared(
+    select(
+        sessions.c.session_id,
+        sessions.c.parent_session_id,
+        sessions.c.open_peers,
+        sessions.c.quiet_since_ms,
+        sessions.c.tree_open_peers,
+        sessions.c.tree_quiet_since_ms,
+    ).where(
+        sessions.c.app_pk == bindparam("app_pk"),
+        in_list(sessions.c.session_id, "ids") | in_list(sessions.c.parent_session_id, "parents"),
+    )
+)
+
+
 class SessionDeriver:
-    def __init__(self, db: Database, conn: Connection, app_pk: int) -> None:
-        self.db, self.conn, self.app_pk = db, conn, app_pk
+    """Reads on ``conn`` (prepared reads on its driver connection: ``reads``); writes go
+    to ``writes``."""
+
+    def __init__(self, db: Database, conn: Connection, app_pk: int, writes: PendingWrites) -> None:
+        self.db, self.conn, self.app_pk, self.writes = db, conn, app_pk, writes
+        self.reads = Snapshot(conn.connection.driver_connection, conn.dialect)
+        # (end event, closed) of the stored sessions the last relink read
+        self._closing: dict[str, tuple[int | None, int | None]] = {}
+
+    def ids(self, values: list[str]) -> Any:
+        """A list of ids as a prepared read binds it (``in_list``)."""
+        return list_param(values, sqlite=self.db.is_sqlite)
 
     def load(self, session_ids: list[str], state: LoadedState | None = None) -> LoadedState:
         """Read sessions and all their peers into ``state`` (created if None)."""
         state = state or LoadedState()
         wanted = sorted(set(session_ids) - set(state.sessions))
-        for chunk in chunks(wanted):
-            for found in self.conn.execute(
-                select_rows(SessionRow, sessions).where(
-                    sessions.c.app_pk == self.app_pk, sessions.c.session_id.in_(chunk)
-                )
-            ):
-                session = row_of(SessionRow, found)
-                state.sessions[session.session_id] = session
-            for found in self.conn.execute(
-                select_rows(PeerRow, peers).where(
-                    peers.c.app_pk == self.app_pk, peers.c.session_id.in_(chunk)
-                )
-            ):
-                peer = row_of(PeerRow, found)
-                state.peers.setdefault(peer.session_id, {})[peer.peer_id] = peer
+        if not wanted:
+            return state
+        params = {"app_pk": self.app_pk, "ids": self.ids(wanted)}
+        for found in self.reads.fetch(_SESSIONS, params):
+            session = row_of(SessionRow, found)
+            state.sessions[session.session_id] = session
+        for found in self.reads.fetch(_PEERS, params):
+            peer = row_of(PeerRow, found)
+            state.peers.setdefault(peer.session_id, {})[peer.peer_id] = peer
         return state
 
     def derive_and_store(self, state: LoadedState, touched: set[str]) -> None:
@@ -84,6 +132,19 @@ class SessionDeriver:
             started = _started_ms(row, state.peers.get(session_id, {}))
             state.sessions[session_id] = replace(row, started_ms=started)
         relinked = self._relink_meetings(state, touched, stored_starts)
+        # A stored session whose next one moved but that closes when it did (it had
+        # ended before): only its superseded_ms changes, nothing derived from it.
+        moved_only = {
+            session_id: superseded
+            for session_id, superseded in relinked.items()
+            if session_id not in state.sessions
+            and self._closes_as_before(session_id, superseded)
+        }
+        for session_id in moved_only:
+            del relinked[session_id]
+        self.update_sessions(
+            [{"b_session_id": s, "superseded_ms": t} for s, t in sorted(moved_only.items())]
+        )
         recompute = set(touched) | set(relinked)
         self.load(sorted(recompute), state)
         for session_id, superseded in relinked.items():
@@ -98,13 +159,15 @@ class SessionDeriver:
             listed_delta += int(after.listed) - int(before.listed)
         elsewhere = self._set_trees(state, recompute)
         whole = [values_of(state.sessions[s], self.app_pk) for s in sorted(recompute)]
-        self.db.upsert(self.conn, sessions, whole, ["app_pk", "session_id"])
+        self.writes.add(lambda c: self.db.upsert(c, sessions, whole, ["app_pk", "session_id"]))
         self.update_sessions(elsewhere)
         if listed_delta:
-            self.conn.execute(
-                update(apps)
-                .where(apps.c.app_pk == self.app_pk)
-                .values(listed_sessions=apps.c.listed_sessions + listed_delta)
+            self.writes.add(
+                lambda c: c.execute(
+                    update(apps)
+                    .where(apps.c.app_pk == self.app_pk)
+                    .values(listed_sessions=apps.c.listed_sessions + listed_delta)
+                )
             )
 
     def _relink_meetings(
@@ -123,6 +186,7 @@ class SessionDeriver:
             if row.meeting_id is not None and starts:
                 earliest[row.meeting_id] = min(earliest.get(row.meeting_id, min(starts)), *starts)
         chain: dict[str, tuple[str | None, int | None, str | None, int | None]] = {}
+        self._closing = {}
         for chunk in chunks(sorted(earliest.items())):
             for row in self.conn.execute(
                 _meeting_tails(len(chunk)), _tail_params(self.app_pk, chunk)
@@ -133,6 +197,7 @@ class SessionDeriver:
                     row.parent_session_id,
                     row.superseded_ms,
                 )
+                self._closing[row.session_id] = (row.end_event_ms, row.closed_ms)
         for session_id in touched:  # what this batch knows is newer than the table
             row = state.sessions[session_id]
             stored = chain.get(session_id, (None, None, None, row.superseded_ms))
@@ -143,17 +208,22 @@ class SessionDeriver:
             if chain[session_id][3] != superseded or session_id in touched
         }
 
+    def _closes_as_before(self, session_id: str, superseded_ms: int | None) -> bool:
+        """Whether the stored session closes at the same time with its next session
+        starting at ``superseded_ms`` (so everything derived from it stays)."""
+        end_event_ms, closed_ms = self._closing[session_id]
+        return closed_at(SessionFacts(end_event_ms=end_event_ms, superseded_ms=superseded_ms)) == (
+            closed_ms
+        )
+
     def update_sessions(self, updates: list[Params]) -> None:
         """Set columns of sessions; each row names its session as ``b_session_id``."""
         if updates:
-            self.db.executemany(
-                self.conn,
-                update(sessions).where(
-                    sessions.c.app_pk == self.app_pk,
-                    sessions.c.session_id == bindparam("b_session_id"),
-                ),
-                updates,
+            statement = update(sessions).where(
+                sessions.c.app_pk == self.app_pk,
+                sessions.c.session_id == bindparam("b_session_id"),
             )
+            self.writes.add(lambda c: self.db.executemany(c, statement, updates))
 
     def _set_trees(self, state: LoadedState, recomputed: set[str]) -> list[Params]:
         """The breakout-tree columns (self + rooms) of each recomputed session and each
@@ -171,25 +241,11 @@ class SessionDeriver:
         }
         # session id -> (parent, open peers, quiet since, stored tree columns)
         family: dict[str, tuple[str | None, int, int | None, tuple[int, int | None] | None]] = {}
-        for chunk in chunks(sorted(parents)):
-            for row in self.conn.execute(
-                select(
-                    sessions.c.session_id,
-                    sessions.c.parent_session_id,
-                    sessions.c.open_peers,
-                    sessions.c.quiet_since_ms,
-                    sessions.c.tree_open_peers,
-                    sessions.c.tree_quiet_since_ms,
-                )
-                .where(sessions.c.app_pk == self.app_pk)
-                .where(sessions.c.session_id.in_(chunk) | sessions.c.parent_session_id.in_(chunk))
-            ):
-                family[row.session_id] = (
-                    row.parent_session_id,
-                    row.open_peers,
-                    row.quiet_since_ms,
-                    (row.tree_open_peers, row.tree_quiet_since_ms),
-                )
+        listed = self.ids(sorted(parents))
+        for session_id, parent, open_peers, quiet, tree_open, tree_quiet in self.reads.fetch(
+            _FAMILIES, {"app_pk": self.app_pk, "ids": listed, "parents": listed}
+        ):
+            family[session_id] = (parent, open_peers, quiet, (tree_open, tree_quiet))
         for session_id, row in state.sessions.items():
             if session_id in parents or row.parent_session_id in parents:
                 stored = family.get(session_id, (None, 0, None, None))[3]
@@ -269,7 +325,8 @@ def _meeting_tails(meetings: int) -> TextClause:
     pairs = ", ".join(f"(:m{i}, :lo{i})" for i in range(meetings))
     return text(
         f"WITH tails(meeting_id, lo) AS (VALUES {pairs}) "
-        "SELECT s.session_id, s.meeting_id, s.parent_session_id, s.started_ms, s.superseded_ms "
+        "SELECT s.session_id, s.meeting_id, s.parent_session_id, s.started_ms, s.superseded_ms, "
+        "s.end_event_ms, s.closed_ms "
         "FROM tails JOIN sessions s ON s.app_pk = :app_pk AND s.meeting_id = tails.meeting_id "
         "WHERE s.started_ms >= COALESCE(("
         "SELECT max(p.started_ms) FROM sessions p WHERE p.app_pk = :app_pk "

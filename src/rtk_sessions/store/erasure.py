@@ -27,7 +27,7 @@ import msgspec
 from sqlalchemy import delete, select, update
 
 from rtk_sessions.store.database import Database, chunks
-from rtk_sessions.store.folding import catch_up, fold_queued
+from rtk_sessions.store.folding import catch_up, derived_rows_changed, fold_queued
 from rtk_sessions.store.rows import search_text
 from rtk_sessions.store.tables import events, peers, summaries
 
@@ -60,6 +60,7 @@ def erase_user(db: Database, app_pk: int, user_id: str, now_ms: int) -> ErasureR
     with db.write() as conn:
         db.serialize_app_writes(conn, app_pk)
         fold_queued(db, conn, app_pk, max_events=None)  # what came since: all of it is erased
+        derived_rows_changed(conn, app_pk)
         found = conn.execute(
             select(peers.c.session_id, peers.c.peer_id).where(
                 peers.c.app_pk == app_pk, peers.c.user_id == user_id

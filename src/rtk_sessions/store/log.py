@@ -17,7 +17,7 @@ from sqlalchemy import Connection, select
 
 from rtk_sessions.store.apps import ensure_app
 from rtk_sessions.store.database import Database, chunks
-from rtk_sessions.store.rows import EventRow, values_of
+from rtk_sessions.store.rows import EventRow
 from rtk_sessions.store.tables import events, fold_queue
 
 #: Events the fold reads: they change meetings, sessions or peers (``ingest.fold``).
@@ -33,16 +33,20 @@ _IDS = msgspec.msgpack.Encoder()
 # order, so two appends that share ids wait for each other in one order: never a deadlock.
 _PG_APPEND = """
 INSERT INTO events (app_pk, event_id, type, ts_ms, session_id, peer_id, payload, received_ms)
-SELECT %(app_pk)s, e.event_id, e.type, e.ts_ms, e.session_id, e.peer_id, e.payload,
+SELECT %(app_pk)b, e.event_id, e.type, e.ts_ms, e.session_id, e.peer_id, e.payload,
        e.received_ms
-FROM unnest(%(event_ids)s::text[], %(types)s::text[], %(ts_ms)s::bigint[],
-            %(session_ids)s::text[], %(peer_ids)s::text[], %(payloads)s::text[],
-            %(received_ms)s::bigint[])
+FROM unnest(%(event_ids)b::text[], %(types)b::text[], %(ts_ms)b::bigint[],
+            %(session_ids)b::text[], %(peer_ids)b::text[], %(payloads)b::text[],
+            %(received_ms)b::bigint[])
      AS e(event_id, type, ts_ms, session_id, peer_id, payload, received_ms)
 ORDER BY e.event_id
 ON CONFLICT DO NOTHING
 RETURNING event_id
 """
+_SQLITE_APPEND = (
+    "INSERT OR IGNORE INTO events (app_pk, event_id, type, ts_ms, session_id, peer_id, "
+    "payload, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +87,20 @@ def insert_new_events(db: Database, conn: Connection, app_pk: int, rows: list[Ev
             },
         )
         return set(found.scalars())
-    # SQLite: the write transaction (BEGIN IMMEDIATE) is the only writer, so the ids
-    # found here stay absent until the insert
+    # SQLite: the write transaction (BEGIN IMMEDIATE) is the only writer. Usually every id
+    # is new: one INSERT OR IGNORE of the batch, the rows bound by the driver. When some
+    # were not (fewer rows inserted), that is undone and the stored ids are looked up.
+    driver = conn.connection.driver_connection
+    values = [
+        (app_pk, r.event_id, r.type, r.ts_ms, r.session_id, r.peer_id, r.payload, r.received_ms)
+        for r in rows
+    ]
+    driver.execute("SAVEPOINT append")  # type: ignore[union-attr]
+    if driver.executemany(_SQLITE_APPEND, values).rowcount == len(values):  # type: ignore[union-attr]
+        driver.execute("RELEASE append")  # type: ignore[union-attr]
+        return {r.event_id for r in rows}
+    driver.execute("ROLLBACK TO append")  # type: ignore[union-attr]
+    driver.execute("RELEASE append")  # type: ignore[union-attr]
     stored: set[str] = set()
     for chunk in chunks([r.event_id for r in rows]):
         stored.update(
@@ -94,9 +110,9 @@ def insert_new_events(db: Database, conn: Connection, app_pk: int, rows: list[Ev
                 )
             ).scalars()
         )
-    new = [values_of(r, app_pk) for r in rows if r.event_id not in stored]
-    db.executemany(conn, events.insert(), new)
-    return {row["event_id"] for row in new}
+    new = [v for v in values if v[1] not in stored]
+    driver.executemany(_SQLITE_APPEND, new)  # type: ignore[union-attr]
+    return {v[1] for v in new}
 
 
 def queue_for_fold(db: Database, conn: Connection, app_pk: int, event_ids: list[str]) -> None:

@@ -27,8 +27,9 @@ from sqlalchemy import (
 
 from rtk_sessions.analytics.participants import ParticipantView, consolidate, participant_view
 from rtk_sessions.store.apps import Missing
-from rtk_sessions.store.database import Database, Prepared
+from rtk_sessions.store.database import Database
 from rtk_sessions.store.folding import readable_app
+from rtk_sessions.store.prepared import Prepared
 from rtk_sessions.store.rows import PeerRow, SessionRow, row_of, select_rows
 from rtk_sessions.store.sessions import Page, app_session, read_session
 from rtk_sessions.store.tables import events, peers, sessions

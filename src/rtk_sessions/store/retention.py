@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func, select, true, update
 
 from rtk_sessions.store.database import Database, chunks
-from rtk_sessions.store.folding import catch_up, fold_queued, pending_apps
+from rtk_sessions.store.folding import (
+    catch_up,
+    derived_rows_changed,
+    fold_queued,
+    pending_apps,
+)
 from rtk_sessions.store.tables import apps, events, jobs, peers, sessions, summaries
 
 DAY_MS = 86_400_000
@@ -123,6 +128,7 @@ def _purge_sessions(db: Database, cutoff_ms: int, batch: int) -> int:
                 )
                 if doomed:
                     _delete_sessions(conn, app_pk, doomed)
+                    derived_rows_changed(conn, app_pk)
             total += len(doomed)
             if len(doomed) < batch:
                 break

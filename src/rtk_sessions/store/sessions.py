@@ -31,8 +31,9 @@ from sqlalchemy import (
 )
 
 from rtk_sessions.store.apps import Missing
-from rtk_sessions.store.database import Database, Prepared, Snapshot, paging
+from rtk_sessions.store.database import Database
 from rtk_sessions.store.folding import readable_app
+from rtk_sessions.store.prepared import Prepared, Snapshot, paging
 from rtk_sessions.store.rows import SessionRow, fields_of, first_row, row_of, select_rows
 from rtk_sessions.store.tables import apps, sessions
 

@@ -57,6 +57,10 @@ apps = Table(
     Column("app_id", String(256), nullable=False),
     Column("created_ms", Ms, nullable=False),
     Column("listed_sessions", Integer, nullable=False, server_default="0"),
+    # Moves with every commit that changes the app's meetings, sessions or peers (a
+    # fold, an erasure, retention): a fold that worked out its rows outside SQLite's
+    # write lock finds out whether another fold committed first (store/folding.py).
+    Column("fold_version", BigInteger, nullable=False, server_default="0"),
     UniqueConstraint("account_id", "app_id"),
 )
 

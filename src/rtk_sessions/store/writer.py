@@ -1,14 +1,15 @@
-"""The rows a fold reads and writes: one app's meetings, sessions and peers, inside the
-transaction that holds the app's fold lock (``store.folding``), so a fold never
-misses another's rows.
+"""The rows a fold reads and writes: one app's meetings, sessions and peers, read
+while the fold holds the app's fold lock (``store.folding``), so a fold never misses
+another's rows; the writes are kept (``PendingWrites``) until the fold commits.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
-from rtk_sessions.store.database import Database, chunks
-from rtk_sessions.store.derive import SessionDeriver
+from rtk_sessions.store.database import Database
+from rtk_sessions.store.derive import PendingWrites, SessionDeriver
+from rtk_sessions.store.prepared import Prepared, in_list
 from rtk_sessions.store.rows import (
     MeetingRow,
     PeerRow,
@@ -20,26 +21,27 @@ from rtk_sessions.store.rows import (
 from rtk_sessions.store.tables import meetings, peers, sessions
 
 _PEER_KEY = ("session_id", "peer_id")
+_MEETINGS = Prepared(
+    select_rows(MeetingRow, meetings).where(
+        meetings.c.app_pk == bindparam("app_pk"), in_list(meetings.c.meeting_id, "ids")
+    )
+)
 
 
 class AppWriter:
-    """Reads and writes of one app in the transaction that holds its fold lock."""
+    """A fold's reads of one app (on ``conn``) and its writes (kept in ``writes``)."""
 
     def __init__(self, db: Database, conn: Connection, app_pk: int) -> None:
         self.db, self.conn, self.app_pk = db, conn, app_pk
-        self.deriver = SessionDeriver(db, conn, app_pk)
+        self.writes = PendingWrites()
+        self.deriver = SessionDeriver(db, conn, app_pk, self.writes)
 
     def meetings(self, meeting_ids: list[str]) -> dict[str, MeetingRow]:
-        found: dict[str, MeetingRow] = {}
-        for chunk in chunks(sorted(meeting_ids)):
-            for row in self.conn.execute(
-                select_rows(MeetingRow, meetings).where(
-                    meetings.c.app_pk == self.app_pk, meetings.c.meeting_id.in_(chunk)
-                )
-            ):
-                meeting = row_of(MeetingRow, row)
-                found[meeting.meeting_id] = meeting
-        return found
+        if not meeting_ids:
+            return {}
+        params = {"app_pk": self.app_pk, "ids": self.deriver.ids(sorted(meeting_ids))}
+        found = [row_of(MeetingRow, row) for row in self.deriver.reads.fetch(_MEETINGS, params)]
+        return {meeting.meeting_id: meeting for meeting in found}
 
     def session_ids_of_meeting(self, meeting_id: str) -> list[str]:
         return list(
@@ -52,11 +54,11 @@ class AppWriter:
 
     def upsert_meetings(self, rows: list[MeetingRow]) -> None:
         values = [values_of(row, self.app_pk) for row in rows]
-        self.db.upsert(self.conn, meetings, values, ["app_pk", "meeting_id"])
+        self.writes.add(lambda c: self.db.upsert(c, meetings, values, ["app_pk", "meeting_id"]))
 
     def upsert_peers(self, rows: list[PeerRow]) -> None:
         values = [values_of(row, self.app_pk) for row in rows]
-        self.db.upsert(self.conn, peers, values, ["app_pk", *_PEER_KEY])
+        self.writes.add(lambda c: self.db.upsert(c, peers, values, ["app_pk", *_PEER_KEY]))
 
     def copy_meeting_to_sessions(self, rows: list[SessionRow]) -> None:
         """Store the meeting title, type and search text of sessions already written."""
