@@ -177,4 +177,3 @@ def _middleware(settings: Settings) -> list:
     if settings.rate_limit_per_minute:
         found.append(rate_limit(settings.rate_limit_per_minute).middleware)
     return found
-

@@ -30,9 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
-
-# tests/sdk is on sys.path (no __init__.py here).
 from harness import (
     CLI,
     GENERATIONS,
@@ -48,6 +47,12 @@ from harness import (
     stop,
 )
 from test_sdk_conformance import allowed_seed_failure, ids_of, when, without_volatile
+
+# tests/sdk is on sys.path (no __init__.py here).
+from rtk_sessions.ingest.stored import stats_samples
+from rtk_sessions.store.apps import app_key
+from rtk_sessions.store.database import Database
+from rtk_sessions.store.stats import load_stats
 
 pytestmark = pytest.mark.sdk
 
@@ -248,14 +253,20 @@ def raw_audio_loss(samples: list[dict[str, Any]]) -> tuple[float, int] | None:
 
 
 def telemetry_roles(database: Path) -> dict[str, str]:
-    """Peers whose raw stats (read from the database file, not through the API) show a good
-    network, a lossy one, and a camera encoder limited by bandwidth: the longest of each."""
-    samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    with sqlite3.connect(database) as conn:
-        for peer_id, payload in conn.execute(
-            "SELECT peer_id, payload FROM events WHERE type = 'peer.stats'"
-        ):
-            samples[peer_id] += json.loads(payload)["samples"]
+    """Peers whose raw stats (read from the database file, not through the API: the stored
+    rows decoded, which tests/store/test_stats.py shows are the samples as sent) show a
+    good network, a lossy one, and a camera encoder limited by bandwidth: the longest of
+    each."""
+    samples: dict[str, list[dict[str, Any]]] = {}
+    db = Database(f"sqlite:///{database}")
+    try:
+        with sqlite3.connect(database) as conn:
+            peer_ids = [p for (p,) in conn.execute("SELECT peer_id FROM stats_peers")]
+        stored = load_stats(db, app_key(db, DEMO_ACCOUNT, DEMO_APP) or 0, peer_ids)
+        for peer_id in peer_ids:
+            samples[peer_id] = msgspec.to_builtins(stats_samples(stored[peer_id]))
+    finally:
+        db.dispose()
     candidates: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for peer_id, peer_samples in samples.items():
         loss = raw_audio_loss(peer_samples)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,51 @@ def test_the_migrations_build_exactly_the_declared_schema(empty_db: Database) ->
     with empty_db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"include_name": declared})
         assert compare_metadata(context, metadata) == []
+
+
+COMPACT_STATS = "0012"  # peer.stats leave the log for compact rows of their own
+
+
+@pytest.mark.skipif(COMPACT_STATS not in revisions(), reason="no such revision")
+def test_telemetry_moves_out_of_the_log_with_every_value(empty_db: Database) -> None:
+    """A server at 0011 logged peer.stats events as received; after 0012 every sample
+    reads back exactly (as the events' own JSON says, decoded here on its own), the
+    peer report is still quality.md's worked example, and an event with a key the schema
+    does not declare stays in the log as it came."""
+    import msgspec
+
+    from rtk_sessions.api.quality_cache import derive_quality
+    from rtk_sessions.demo import generate_demo_events
+    from rtk_sessions.ingest.events import StatsSample
+    from rtk_sessions.ingest.stored import stats_samples
+    from rtk_sessions.store.stats import load_stats
+    from tests.api.test_peer_report import WORKED, at, call_events
+
+    demo = generate_demo_events(datetime(2026, 12, 1, tzinfo=UTC), seed=3)
+    demo_stats = [e for e in demo if e["type"] == "peer.stats"][:600]
+    odd = {**call_events()[-1], "id": "odd-one", "ts": at(50), "vendor_note": "kept"}
+    evented = [*call_events(), *demo_stats, odd]
+    assert upgrade(empty_db, "0011") == "0011"
+    lines = [msgspec.json.encode(e) for e in evented]
+    populate_as_a_server_before_the_fold_queue(empty_db, "acc", "app", lines)
+
+    assert upgrade(empty_db) == head_revision()
+    with empty_db.read() as conn:
+        logged = conn.execute(select(events.c.event_id).where(events.c.type == "peer.stats"))
+        assert [event_id for (event_id,) in logged] == ["odd-one"]
+        app_pk = conn.execute(select(events.c.app_pk).limit(1)).scalar()
+    peers = sorted({e["peer_id"] for e in evented if e["type"] == "peer.stats"})
+    stored = load_stats(empty_db, app_pk, peers)
+    for peer_id in peers:
+        sent = [s for e in evented if e.get("peer_id") == peer_id and e["type"] == "peer.stats"
+                for s in e["samples"]]
+        want = msgspec.json.decode(msgspec.json.encode(sent), type=list[StatsSample])
+        got = stats_samples(stored[peer_id])
+        assert sorted(map(msgspec.json.encode, got)) == sorted(map(msgspec.json.encode, want))
+        assert stored[peer_id].version[0] == sum(
+            1 for e in evented if e.get("peer_id") == peer_id and e["type"] == "peer.stats")
+
+    report = derive_quality("ann", stored["ann"], 7.0, report=True)
+    rows = msgspec.json.decode(report.quality)["audio_consumer"]  # type: ignore[arg-type]
+    assert [r["timestamp"] for r in rows] == [at(t) for t, *_ in WORKED[1:]]
+    assert [r.get("mos_quality", "absent") for r in rows] == [1.0, 0.64, 0.07, "absent", 1.0]

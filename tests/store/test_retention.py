@@ -16,7 +16,16 @@ from rtk_sessions.store.database import Database
 from rtk_sessions.store.jobs import SummaryRow
 from rtk_sessions.store.retention import DAY_MS, RetentionPolicy, purge
 from rtk_sessions.store.sessions import Page, SessionFilter, SessionQuery, sessions_page
-from rtk_sessions.store.tables import apps, events, jobs, peers, sessions, summaries
+from rtk_sessions.store.tables import (
+    apps,
+    events,
+    jobs,
+    peers,
+    sessions,
+    stats,
+    stats_peers,
+    summaries,
+)
 from tests.factories import MIN, SEC, T0, chat_message, ended, started, transcript_segment, visit
 
 NOW = T0 + 200 * DAY_MS
@@ -84,7 +93,8 @@ def test_whole_sessions_go_with_everything_and_totals_stay_exact(database: Datab
     assert count(database, sessions, session_id=old) == 0
     assert count(database, peers, session_id=old) == 0
     assert count(database, events, session_id=old) == 0
-    assert count(database, events, peer_id=old_peers) == 0  # metadata and stats too
+    assert count(database, events, peer_id=old_peers) == 0  # metadata too
+    assert count(database, stats_peers, peer_id=old_peers) == 0  # and telemetry
     assert count(database, summaries, session_id="old-1") == 0
     ids, total = listed_ids(database, app_pk)
     assert ids == ["new-1", "old-live"]  # someone is still in old-live: kept
@@ -107,7 +117,12 @@ def test_each_kind_of_event_goes_past_its_own_age_and_nothing_else(database: Dat
     assert report.purged == {"telemetry": 4, "chat": 4, "transcripts": 4, "peer_metadata": 4,
                              "sessions": 0}
     assert report.summaries == 1
-    for kind in ("peer.stats", "chat.message", "transcript.segment", "peer.metadata"):
+    # telemetry is stored compactly (stats), a peer's at a time: only new-1's peer's is left
+    with database.read() as conn:
+        left_stats = conn.execute(select(stats_peers.c.peer_id, stats_peers.c.rows)).all()
+    assert [(peer_id, n) for peer_id, n in left_stats] == [("new-1-p", 1)]
+    assert count(database, stats) == 1
+    for kind in ("chat.message", "transcript.segment", "peer.metadata"):
         assert count(database, events, type=kind) == 1  # new-1's
         with database.read() as conn:
             left = conn.execute(select(events.c.session_id, events.c.peer_id)

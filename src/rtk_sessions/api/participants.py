@@ -51,7 +51,9 @@ class PeerEvent(msgspec.Struct, kw_only=True, omit_defaults=True):
     minutes_consumed: float
     participant_id: str | None = None
     peer_id: str
-    preset_view_type: Literal["GROUP_CALL", "WEBINAR", "AUDIO_ROOM", "LIVESTREAM", "CHAT"] | None = None
+    preset_view_type: (
+        Literal["GROUP_CALL", "WEBINAR", "AUDIO_ROOM", "LIVESTREAM", "CHAT"] | None
+    ) = None
     session_id: str
     socket_session_id: str | None = None
 

@@ -24,8 +24,7 @@ from rtk_sessions.analytics.quality_report import peer_quality
 from rtk_sessions.analytics.quality_stats import participant_entry, quality_stats
 from rtk_sessions.ingest.stored import stats_samples
 from rtk_sessions.store.database import Database
-from rtk_sessions.store.participants import StoredStats
-from rtk_sessions.store.peer_report import load_stats
+from rtk_sessions.store.stats import StoredStats, load_stats
 
 #: (app, peer, stats version, sampling period, "report" | "entry")
 CacheKey = tuple[int, str, tuple[int, int, int], float, str]
@@ -53,7 +52,7 @@ def derive_quality(
     peer_id: str, stats: StoredStats, period_s: float, *, report: bool
 ) -> DerivedQuality:
     """The participant-details entry, and with ``report`` the whole peer report's part."""
-    samples = stats_samples(stats.payloads)
+    samples = stats_samples(stats)
     measured = intervals_of(samples, period_s)
     summary = quality_stats(peer_id, measured)
     entry = participant_entry(summary) if measured.first_ms is not None else None

@@ -262,3 +262,22 @@ EVENT_TYPES: tuple[str, ...] = tuple(
 
 #: Events that change the derived session/participant state.
 LIFECYCLE_TYPES = frozenset({"session.started", "session.ended", "peer.joined", "peer.left"})
+
+
+# ``peer.stats`` with nothing but the declared keys (anywhere in it): what is stored
+# compactly (``store.stats_codec``); an event with keys of its own is kept as received.
+class _StrictCandidatePair(CandidatePair, forbid_unknown_fields=True):
+    pass
+
+
+class _StrictDurations(QualityLimitationDurations, forbid_unknown_fields=True):
+    pass
+
+
+class _StrictSample(StatsSample, forbid_unknown_fields=True):
+    candidate_pair: _StrictCandidatePair | None = None
+    quality_limitation_durations: _StrictDurations | None = None
+
+
+class DeclaredPeerStats(PeerStats, tag="peer.stats", forbid_unknown_fields=True):
+    samples: Annotated[list[_StrictSample], Meta(min_length=1, max_length=10_000)]

@@ -33,10 +33,7 @@ def fold_logged(writer: AppWriter, rows: list[EventRow]) -> None:
     """Fold events as the log holds them (validated when appended)."""
     fold_events(
         writer,
-        [
-            from_log(r.event_id, r.type, r.ts_ms, r.session_id, r.peer_id, r.payload)
-            for r in rows
-        ],
+        [from_log(r.event_id, r.type, r.ts_ms, r.session_id, r.peer_id, r.payload) for r in rows],
     )
 
 

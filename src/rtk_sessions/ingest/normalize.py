@@ -7,6 +7,8 @@ index and reason while the others go on.
 
 from __future__ import annotations
 
+import functools
+import operator
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +17,11 @@ from typing import Any
 import msgspec
 
 from rtk_sessions.clock import datetime_to_ms
-from rtk_sessions.ingest.events import Event, PeerStats
+from rtk_sessions.ingest.events import (
+    DeclaredPeerStats,
+    Event,
+    PeerStats,
+)
 
 
 class BodyError(Exception):
@@ -37,6 +43,9 @@ class NormalizedEvent:
     peer_id: str | None
     payload: str  # the event's JSON exactly as received
     event: Event
+    # a peer.stats event with keys the schema does not declare (the log keeps them: such
+    # an event is stored as received, not compactly)
+    unknown_keys: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +64,14 @@ class ValidatedBatch:
 
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
 _EVENT = msgspec.json.Decoder(Event)
+# The same, refusing a peer.stats event with an undeclared key: telemetry is stored
+# compactly, from its declared fields, unless it has keys of its own (then as received).
+_DECLARED = msgspec.json.Decoder(
+    functools.reduce(
+        operator.or_,
+        [c for c in Event.__args__ if c is not PeerStats] + [DeclaredPeerStats],  # type: ignore[attr-defined]
+    )
+)
 _ANY = msgspec.json.Decoder()
 
 
@@ -133,8 +150,14 @@ def validate_items(items: list[bytes | BodyError]) -> ValidatedBatch:
 
 
 def _validate_one(raw: bytes) -> NormalizedEvent | str:
+    unknown_keys = False
     try:
-        event = _EVENT.decode(raw)
+        try:
+            event = _DECLARED.decode(raw)
+        except msgspec.ValidationError as exc:
+            if "unknown field" not in str(exc):
+                raise
+            event, unknown_keys = _EVENT.decode(raw), True
         payload = raw.decode("utf-8")  # unknown keys are kept: they must be UTF-8 too
     except msgspec.ValidationError as exc:
         return _explain(str(exc), raw)
@@ -151,7 +174,15 @@ def _validate_one(raw: bytes) -> NormalizedEvent | str:
         peer_id=getattr(event, "peer_id", None),
         payload=payload,
         event=event,
+        unknown_keys=unknown_keys,
     )
+
+
+def validate_logged(payload: str) -> NormalizedEvent | None:
+    """An event read back from the log, validated as today's ingest would (None when it
+    no longer validates)."""
+    found = _validate_one(payload.encode("utf-8"))
+    return None if isinstance(found, str) else found
 
 
 def from_log(

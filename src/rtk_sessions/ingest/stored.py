@@ -1,10 +1,12 @@
-"""Reading back the ``peer.stats`` samples of stored events.
+"""Reading back the ``peer.stats`` samples of a peer's stored events.
 
-The log keeps every event as it was received; what a sample means is declared
-once, in ``ingest.events.StatsSample``. An event stored before a key was
-declared (e.g. a ``candidate_pair`` of another shape, accepted when it was
-still free-form) is read sample by sample, and a sample the declaration
-refuses is left out rather than failing the whole report.
+Most are compact rows (``ingest.stats_codec``), each encoded against an earlier row
+of the peer (its base), so they are decoded with every base before the rows that
+refer to it. The rest were kept in the log as received (JSON): what a sample means
+is declared once, in ``ingest.events.StatsSample``; an event stored before a key was
+declared (e.g. a ``candidate_pair`` of another shape, accepted when it was still
+free-form) is read sample by sample, and a sample the declaration refuses is left
+out rather than failing the whole report.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from collections.abc import Iterable
 import msgspec
 
 from rtk_sessions.ingest.events import StatsSample
+from rtk_sessions.store.stats import StoredStats
+from rtk_sessions.store.stats_codec import decode_rows
+from rtk_sessions.store.stats_rewrite import in_base_order
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +37,13 @@ _LOOSE = msgspec.json.Decoder(_LooseStats)
 _SAMPLE = msgspec.json.Decoder(StatsSample)
 
 
-def stats_samples(payloads: Iterable[str | bytes]) -> list[StatsSample]:
-    """Every sample of the given stored ``peer.stats`` payloads, in payload order."""
+def stats_samples(stored: StoredStats) -> list[StatsSample]:
+    """Every sample of a peer's stored stats (in no particular order)."""
+    return decode_rows(in_base_order(stored.rows)) + logged_samples(stored.payloads)
+
+
+def logged_samples(payloads: Iterable[str | bytes]) -> list[StatsSample]:
+    """Every sample of ``peer.stats`` events kept in the log as received."""
     samples: list[StatsSample] = []
     for payload in payloads:
         try:

@@ -29,7 +29,7 @@ from rtk_sessions.ingest.stored import stats_samples
 from rtk_sessions.store import alerts as store
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.jobs import JobRow, complete, enqueue, enqueue_periodic
-from rtk_sessions.store.peer_report import load_stats
+from rtk_sessions.store.stats import load_stats
 
 SCAN = "alerts_scan"
 DELIVERY = "alert_delivery"
@@ -157,8 +157,7 @@ def _measured(db, settings, app_pk, peer_ids) -> dict[str, Measured]:
     stored = load_stats(db, app_pk, sorted(set(peer_ids)))
     period_s = settings.stats_period_seconds
     return {
-        peer_id: intervals_of(stats_samples(stats.payloads), period_s)
-        for peer_id, stats in stored.items()
+        peer_id: intervals_of(stats_samples(stats), period_s) for peer_id, stats in stored.items()
     }
 
 

@@ -44,7 +44,9 @@ def run_folder(db: Database, poll_seconds: float, stop: threading.Event) -> None
             appended.wait(poll_seconds)
 
 
-def start_folder_thread(db: Database, poll_seconds: float) -> tuple[threading.Thread, threading.Event]:
+def start_folder_thread(
+    db: Database, poll_seconds: float
+) -> tuple[threading.Thread, threading.Event]:
     stop = threading.Event()
     thread = threading.Thread(
         target=run_folder, args=(db, poll_seconds, stop), name="rtk-folder", daemon=True

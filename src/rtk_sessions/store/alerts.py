@@ -11,9 +11,11 @@ from sqlalchemy import func, select
 from rtk_sessions.store.app_settings import PerAppRows
 from rtk_sessions.store.database import Database, chunks
 from rtk_sessions.store.folding import readable_app
+from rtk_sessions.store.prepared import Snapshot
 from rtk_sessions.store.rows import SessionRow, row_of, select_rows
 from rtk_sessions.store.sessions import ended_condition
-from rtk_sessions.store.tables import alert_outbox, alert_webhooks, events, peers, sessions
+from rtk_sessions.store.stats import recent_stats_peers
+from rtk_sessions.store.tables import alert_outbox, alert_webhooks, peers, sessions
 
 
 class AlertTarget(msgspec.Struct, frozen=True):
@@ -127,17 +129,8 @@ def peers_of(db: Database, app_pk: int, session_ids: list[str]) -> list[PeerOfSe
 
 def peers_with_stats_since(db: Database, app_pk: int, since_ms: int) -> list[PeerOfSession]:
     """Peers (with their session) whose ``peer.stats`` arrived at or after ``since_ms``."""
-    recent = (
-        select(events.c.peer_id)
-        .where(
-            events.c.app_pk == app_pk,
-            events.c.type == "peer.stats",
-            events.c.received_ms >= since_ms,
-        )
-        .distinct()
-    )
     with db.read() as conn:
-        peer_ids = list(conn.execute(recent).scalars())
+        peer_ids = recent_stats_peers(Snapshot.of(conn), app_pk, since_ms)
         rows = []
         for chunk in chunks(peer_ids):
             rows += conn.execute(

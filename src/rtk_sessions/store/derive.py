@@ -137,8 +137,7 @@ class SessionDeriver:
         moved_only = {
             session_id: superseded
             for session_id, superseded in relinked.items()
-            if session_id not in state.sessions
-            and self._closes_as_before(session_id, superseded)
+            if session_id not in state.sessions and self._closes_as_before(session_id, superseded)
         }
         for session_id in moved_only:
             del relinked[session_id]

@@ -8,7 +8,8 @@ In one write transaction of the app, for every peer whose user id is the user's:
   display name and custom participant id are cleared;
 - the stored events are rewritten in place: ``peer.joined`` keeps its times with the
   pseudonym and without name or custom id; ``peer.metadata`` loses the IP and user
-  agent; ``peer.stats`` samples lose candidate addresses and URLs (IPs); the user's
+  agent; ``peer.stats`` samples lose candidate addresses and URLs (IPs), in the log
+  and in the compact rows (``store.stats``, which the peers' stats version notes); the user's
   chat messages, transcript segments and raw webhook deliveries become ``erased``
   tombstones (id, type and time only). Rows are kept, not deleted, so a late
   redelivery of the same event id is still a duplicate and cannot bring the data back;
@@ -29,18 +30,12 @@ from sqlalchemy import delete, select, update
 from rtk_sessions.store.database import Database, chunks
 from rtk_sessions.store.folding import catch_up, derived_rows_changed, fold_queued
 from rtk_sessions.store.rows import search_text
+from rtk_sessions.store.stats_rewrite import CANDIDATE_ADDRESSES, scrub_peers_stats
 from rtk_sessions.store.tables import events, peers, summaries
 
 ERASED = "erased"  # the type of a tombstone
 _REMOVED_FROM_JOIN = ("display_name", "custom_participant_id")
 _REMOVED_FROM_METADATA = ("ip", "user_agent")
-_ADDRESSES = (
-    "local_candidate_address",
-    "local_candidate_related_address",
-    "local_candidate_url",
-    "remote_candidate_address",
-    "remote_candidate_url",
-)
 _TOMBSTONED = ("chat.message", "transcript.segment", "rtk.webhook")
 _JSON = msgspec.json.Decoder()
 
@@ -110,6 +105,7 @@ def erase_user(db: Database, app_pk: int, user_id: str, now_ms: int) -> ErasureR
                         received_ms=max(now_ms, received_ms + 1),
                     )
                 )
+        rewritten += scrub_peers_stats(conn, app_pk, peer_ids, now_ms)
         removed = 0
         for chunk in chunks(session_ids):
             removed += conn.execute(
@@ -141,7 +137,7 @@ def _scrubbed(kind: str, payload: str, pseudonym: str) -> tuple[str, str] | None
         for sample in body.get("samples") or []:
             pair = sample.get("candidate_pair") if isinstance(sample, dict) else None
             if isinstance(pair, dict):
-                for key in _ADDRESSES:
+                for key in CANDIDATE_ADDRESSES:
                     touched |= pair.pop(key, None) is not None
         return (kind, _encode(body)) if touched else None
     return None

@@ -59,6 +59,7 @@ def _fold() -> Fold:
         raise RuntimeError("no fold registered: import rtk_sessions.ingest.fold")
     return _FOLDS[0]
 
+
 #: Events one fold transaction takes at most: a bounded transaction (memory, the time
 #: SQLite's write lock is held against appends) that still folds in bulk.
 FOLD_BATCH_EVENTS = 5_000
@@ -196,9 +197,7 @@ def derived_rows_changed(conn: Connection, app_pk: int) -> None:
     """Say, in the transaction that changes them, that the app's meetings, sessions or
     peers changed: a fold worked out before this commit must work them out again."""
     conn.execute(
-        update(apps)
-        .where(apps.c.app_pk == app_pk)
-        .values(fold_version=apps.c.fold_version + 1)
+        update(apps).where(apps.c.app_pk == app_pk).values(fold_version=apps.c.fold_version + 1)
     )
 
 

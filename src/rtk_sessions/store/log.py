@@ -1,8 +1,8 @@
 """Appending to the event log: the one write an ingest makes before it answers.
 
 An append inserts the batch's events into ``events`` (the log's key drops those
-stored before), queues the new lifecycle and meeting events for folding
-(``fold_queue``) and commits. It takes no lock of the app: appends of one app
+stored before) and its ``peer.stats`` events into ``stats`` (compact: ``store.stats``),
+queues the new lifecycle and meeting events for folding (``fold_queue``) and commits. It takes no lock of the app: appends of one app
 from many processes proceed in parallel (on SQLite, one short write transaction
 each). Folding them into meetings, sessions and peers is ``store.folding``'s.
 """
@@ -17,7 +17,8 @@ from sqlalchemy import Connection, select
 
 from rtk_sessions.store.apps import ensure_app
 from rtk_sessions.store.database import Database, chunks
-from rtk_sessions.store.rows import EventRow
+from rtk_sessions.store.rows import EventRow, StatsRow
+from rtk_sessions.store.stats import StatsAppended, append_stats
 from rtk_sessions.store.tables import events, fold_queue
 
 #: Events the fold reads: they change meetings, sessions or peers (``ingest.fold``).
@@ -52,23 +53,35 @@ _SQLITE_APPEND = (
 @dataclass(frozen=True, slots=True)
 class Appended:
     app_pk: int
-    new_ids: frozenset[str]  # the events stored now (the others were stored before)
-    queued: int  # of them, the events queued for folding
+    new_ids: frozenset[str]  # the log's events stored now (the others were stored before)
+    stats: StatsAppended  # the compact stats rows stored now
+    queued: int  # of the new events, those queued for folding
 
 
 def append(
-    db: Database, account_id: str, app_id: str, rows: list[EventRow], now_ms: int
+    db: Database,
+    account_id: str,
+    app_id: str,
+    rows: list[EventRow],
+    stats_rows: list[StatsRow],
+    now_ms: int,
 ) -> Appended:
-    """Append ``rows`` (distinct ids) to the app's log, created on its first event."""
+    """Append ``rows`` and ``stats_rows`` (distinct ids) to the app, created on its first
+    event."""
     with db.write() as conn:
         app_pk = ensure_app(db, conn, account_id, app_id, now_ms)
-        new_ids = insert_new_events(db, conn, app_pk, rows)
+        kept = [s.kept for s in stats_rows if s.kept is not None]
+        new_ids = insert_new_events(db, conn, app_pk, rows + kept)
+        kept_new = {k.event_id for k in kept if k.event_id in new_ids}
+        appended_stats = append_stats(conn, app_pk, stats_rows, kept_new)
         to_fold = [r.event_id for r in rows if r.type in FOLDED_TYPES and r.event_id in new_ids]
         queue_for_fold(db, conn, app_pk, to_fold)
-    return Appended(app_pk, frozenset(new_ids), len(to_fold))
+    return Appended(app_pk, frozenset(new_ids), appended_stats, len(to_fold))
 
 
-def insert_new_events(db: Database, conn: Connection, app_pk: int, rows: list[EventRow]) -> set[str]:
+def insert_new_events(
+    db: Database, conn: Connection, app_pk: int, rows: list[EventRow]
+) -> set[str]:
     """Insert the rows whose ids the log does not hold; the ids inserted."""
     if not rows:
         return set()

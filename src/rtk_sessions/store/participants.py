@@ -29,13 +29,13 @@ from rtk_sessions.analytics.participants import ParticipantView, consolidate, pa
 from rtk_sessions.store.apps import Missing
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.folding import readable_app
-from rtk_sessions.store.prepared import Prepared
+from rtk_sessions.store.prepared import Prepared, Snapshot
 from rtk_sessions.store.rows import PeerRow, SessionRow, row_of, select_rows
 from rtk_sessions.store.sessions import Page, app_session, read_session
+from rtk_sessions.store.stats import StatsVersion, stats_versions
 from rtk_sessions.store.tables import events, peers, sessions
 
 ParticipantSort = Literal["joinedAt", "duration"]
-StatsVersion = tuple[int, int, int]
 
 _joined = peers.c.joined_ms.is_not(None)
 
@@ -211,7 +211,7 @@ def load_participant(
         stored = peer_event_payloads(conn, app_pk, peer_id, ["peer.metadata", "peer.event"])
         versions = {}
         if with_stats_versions:
-            versions = stats_versions(conn, app_pk, _peers_of_user(conn, app_pk, peer))
+            versions = stats_versions(Snapshot.of(conn), app_pk, _peers_of_user(conn, app_pk, peer))
     return StoredParticipant(
         app_pk, session, peer, stored["peer.metadata"], stored["peer.event"], versions
     )
@@ -261,58 +261,6 @@ def _peers_of_user(conn: Connection, app_pk: int, peer: PeerRow) -> list[str]:
         .order_by(peers.c.joined_ms, peers.c.peer_id)
     )
     return list(rows.scalars())
-
-
-@dataclass(frozen=True, slots=True)
-class StoredStats:
-    """A peer's stored ``peer.stats`` events: their JSON text, and a version that changes
-    whenever the set of events does (how many, the latest sample time, the latest arrival)."""
-
-    version: StatsVersion
-    payloads: list[str]
-
-
-def stats_versions(conn: Connection, app_pk: int, peer_ids: list[str]) -> dict[str, StatsVersion]:
-    """The version of each peer's stored stats (see :class:`StoredStats`); no events: (0, 0, 0)."""
-    rows = conn.execute(
-        select(
-            events.c.peer_id, func.count(), func.max(events.c.ts_ms), func.max(events.c.received_ms)
-        )
-        .where(
-            events.c.app_pk == app_pk, events.c.peer_id.in_(peer_ids), events.c.type == "peer.stats"
-        )
-        .group_by(events.c.peer_id)
-    )
-    found = {
-        peer_id: (count, last_ts, last_received) for peer_id, count, last_ts, last_received in rows
-    }
-    return {peer_id: found.get(peer_id, (0, 0, 0)) for peer_id in peer_ids}
-
-
-def stats_payloads(conn: Connection, app_pk: int, peer_ids: list[str]) -> dict[str, StoredStats]:
-    """The stored ``peer.stats`` events of each peer, as received (JSON text), with their version."""
-    found: dict[str, list[tuple[str, int, int]]] = {peer_id: [] for peer_id in peer_ids}
-    rows = conn.execute(
-        select(events.c.peer_id, events.c.payload, events.c.ts_ms, events.c.received_ms).where(
-            events.c.app_pk == app_pk,
-            events.c.peer_id.in_(peer_ids),
-            events.c.type == "peer.stats",
-        )
-    )
-    for peer_id, payload, ts_ms, received_ms in rows:
-        found[peer_id].append((payload, ts_ms, received_ms))
-    return {peer_id: _stored_stats(stored) for peer_id, stored in found.items()}
-
-
-def _stored_stats(stored: list[tuple[str, int, int]]) -> StoredStats:
-    """(payload, ts_ms, received_ms) rows as StoredStats; the version as stats_versions
-    computes it in SQL: (count, latest ts, latest arrival), (0, 0, 0) for none."""
-    if not stored:
-        return StoredStats(version=(0, 0, 0), payloads=[])
-    payloads, sample_times, arrivals = zip(*stored, strict=True)
-    return StoredStats(
-        version=(len(stored), max(sample_times), max(arrivals)), payloads=list(payloads)
-    )
 
 
 @dataclass(frozen=True, slots=True)

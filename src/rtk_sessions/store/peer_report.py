@@ -7,16 +7,11 @@ from dataclasses import dataclass
 from rtk_sessions.store.apps import Missing
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.folding import readable_app
-from rtk_sessions.store.participants import (
-    StatsVersion,
-    StoredStats,
-    find_peer,
-    peer_event_payloads,
-    stats_payloads,
-    stats_versions,
-)
+from rtk_sessions.store.participants import find_peer, peer_event_payloads
+from rtk_sessions.store.prepared import Snapshot
 from rtk_sessions.store.rows import PeerRow
 from rtk_sessions.store.sessions import session_row
+from rtk_sessions.store.stats import StatsVersion, stats_versions
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +20,8 @@ class StoredPeer:
 
     ``metadata`` and ``events`` are the decoded ``peer.metadata`` / ``peer.event``
     payloads in time order; ``stats_version`` the version of its ``peer.stats``
-    events (:class:`~rtk_sessions.store.participants.StoredStats`), which are
-    read with :func:`load_stats` when needed.
+    events (:class:`~rtk_sessions.store.stats.StoredStats`), which are read with
+    :func:`~rtk_sessions.store.stats.load_stats` when needed.
     """
 
     app_pk: int
@@ -46,7 +41,7 @@ def load_peer(db: Database, account_id: str, app_id: str, peer_id: str) -> Store
             raise Missing(f"peer {peer_id} not found")
         session = session_row(conn, app_pk, peer.session_id)
         stored = peer_event_payloads(conn, app_pk, peer_id, ["peer.metadata", "peer.event"])
-        version = stats_versions(conn, app_pk, [peer_id])[peer_id]
+        version = stats_versions(Snapshot.of(conn), app_pk, [peer_id])[peer_id]
     return StoredPeer(
         app_pk=app_pk,
         peer=peer,
@@ -55,9 +50,3 @@ def load_peer(db: Database, account_id: str, app_id: str, peer_id: str) -> Store
         events=stored["peer.event"],
         stats_version=version,
     )
-
-
-def load_stats(db: Database, app_pk: int, peer_ids: list[str]) -> dict[str, StoredStats]:
-    """The peers' stored ``peer.stats`` events with their version."""
-    with db.read() as conn:
-        return stats_payloads(conn, app_pk, peer_ids)

@@ -52,6 +52,16 @@ class Snapshot:
     def __init__(self, driver: Any, dialect: Any) -> None:
         self.driver, self.dialect = driver, dialect
 
+    @classmethod
+    def of(cls, conn: Any) -> Snapshot:
+        """Prepared reads on the driver connection of a SQLAlchemy ``Connection``, in its
+        transaction."""
+        return cls(conn.connection.driver_connection, conn.dialect)
+
+    def listed(self, values: Sequence[Any]) -> Any:
+        """``values`` bound for an :func:`in_list` parameter on this database."""
+        return list_param(values, sqlite=self.dialect.name == "sqlite")
+
     def fetch(self, statement: Prepared, params: dict[str, Any]) -> list[Any]:
         """The rows of a :class:`Prepared` read, as the driver returns them (tuples)."""
         form = statement.compiled_for(self.dialect)

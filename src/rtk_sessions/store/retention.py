@@ -25,7 +25,8 @@ from rtk_sessions.store.folding import (
     fold_queued,
     pending_apps,
 )
-from rtk_sessions.store.tables import apps, events, jobs, peers, sessions, summaries
+from rtk_sessions.store.stats import delete_peers_stats
+from rtk_sessions.store.tables import apps, events, jobs, peers, sessions, stats_peers, summaries
 
 DAY_MS = 86_400_000
 KINDS = ("telemetry", "chat", "transcripts", "peer_metadata", "sessions")
@@ -66,7 +67,8 @@ def purge(db: Database, policy: RetentionPolicy, now_ms: int, batch: int = 2_000
         days = getattr(policy, kind)
         if days:
             cutoff = now_ms - days * DAY_MS
-            report.purged[kind] = _purge_events(db, types, cutoff, batch)
+            purge = _purge_telemetry if kind == "telemetry" else _purge_events
+            report.purged[kind] = purge(db, types, cutoff, batch)
     if policy.transcripts:
         report.summaries = _purge_summaries(db, now_ms - policy.transcripts * DAY_MS)
     if policy.sessions:
@@ -94,6 +96,34 @@ def _purge_events(db: Database, types: tuple[str, ...], cutoff_ms: int, batch: i
                         )
                     )
         total += len(doomed)
+        if len(doomed) < batch:
+            return total
+
+
+def _purge_telemetry(db: Database, types: tuple[str, ...], cutoff_ms: int, batch: int) -> int:
+    """Telemetry goes a peer at a time: a peer's compact rows are encoded against each
+    other, so all of them (and what the log kept as received) go once its latest sample
+    is older than the cutoff; the events purged."""
+    total = 0
+    while True:
+        with db.write() as conn:
+            doomed = conn.execute(
+                select(stats_peers.c.app_pk, stats_peers.c.peer_id, stats_peers.c.rows)
+                .where(stats_peers.c.last_ms < cutoff_ms)
+                .limit(batch)
+            ).all()
+            for app_pk in sorted({app for app, _, _ in doomed}):
+                peer_ids = [peer for app, peer, _ in doomed if app == app_pk]
+                for chunk in chunks(peer_ids):
+                    conn.execute(
+                        delete(events).where(
+                            events.c.app_pk == app_pk,
+                            events.c.peer_id.in_(chunk),
+                            events.c.type.in_(types),
+                        )
+                    )
+                delete_peers_stats(conn, app_pk, peer_ids)
+            total += sum(count for _, _, count in doomed)
         if len(doomed) < batch:
             return total
 
@@ -173,6 +203,7 @@ def _delete_sessions(conn, app_pk: int, top_level: list[str]) -> None:
     )
     for chunk in chunks(peer_ids):  # a peer's metadata and stats may name no session
         conn.execute(delete(events).where(events.c.app_pk == app_pk, events.c.peer_id.in_(chunk)))
+    delete_peers_stats(conn, app_pk, list(peer_ids))
     for chunk in chunks(doomed):
         for table in (events, peers, summaries, jobs, sessions):  # sessions last
             conn.execute(

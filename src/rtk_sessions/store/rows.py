@@ -96,6 +96,28 @@ class EventRow(msgspec.Struct, frozen=True):
     received_ms: int
 
 
+class StatsRow(msgspec.Struct, frozen=True):
+    """A ``peer.stats`` event as it is stored (``stats``): the 64-bit key of its id, its
+    peer (and the session it named), the time of its latest sample, when it arrived, and
+    its encoded samples (``ingest/stats_codec.py``)."""
+
+    peer_id: str
+    session_id: str | None
+    h1: int
+    last_ms: int
+    received_ms: int
+    data: bytes
+    check: int = 0  # the event id's second hash (h2), also in data: tells a re-delivery
+    # from another event whose id has the same h1
+    base: int | None = None  # the h1 of the row data is encoded against, if any
+    # set instead of data: the event is kept in the log as received (its h1 is another
+    # event's, or it has keys the schema does not declare, which the log keeps)
+    kept: EventRow | None = None
+    # encoded (through rows of its batch) against a row stored before, when the peer's
+    # rows had been rewritten this many times: stored only if that is still so
+    base_rewrites: int | None = None
+
+
 R = TypeVar("R", bound=msgspec.Struct)
 
 

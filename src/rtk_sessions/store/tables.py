@@ -91,6 +91,43 @@ events = Table(
     sqlite_with_rowid=False,
 )
 
+# Telemetry (``peer.stats``), the bulk of what an app stores, compactly: one row per
+# event, found again by a 64-bit hash of its id (``h1``; the row's data carries a second
+# one, to tell a collision from a re-delivery), its samples delta-encoded against the
+# previous sample of each track, which may be in an earlier row of the peer (its "base",
+# named by its h1; ``ingest/stats_codec.py``). No sequence and no primary key beyond the
+# two indexes a row needs (PostgreSQL would index a key of its own): a peer's rows are
+# put in base order when read. A peer's numbers (rows, latest sample, latest arrival)
+# are kept on its ``stats_peers`` row: the version its derived call quality is cached
+# under, what retention and the alert scan look at.
+stats_peers = Table(
+    "stats_peers",
+    metadata,
+    Column("peer_key", Integer, primary_key=True, autoincrement=True),
+    Column("app_pk", Integer, nullable=False),
+    Column("peer_id", String(256), nullable=False),
+    Column("session_id", String(256)),  # as the peer's latest stats event named it
+    Column("rows", Integer, nullable=False, server_default="0"),
+    Column("last_ms", Ms, nullable=False, server_default="0"),  # the latest sample's time
+    Column("last_received_ms", Ms, nullable=False, server_default="0"),
+    # times the peer's rows were rewritten (erasure): a row remembered from before is no
+    # base for new ones (what it decodes to changed)
+    Column("rewrites", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("app_pk", "peer_id"),
+    Index(None, "app_pk", "last_received_ms"),
+)
+
+stats = Table(
+    "stats",
+    metadata,
+    Column("app_pk", Integer, nullable=False),
+    Column("peer_key", Integer, nullable=False),
+    Column("h1", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    UniqueConstraint("app_pk", "h1"),
+    Index(None, "peer_key"),
+)
+
 # What the log holds that is not yet folded into meetings, sessions and peers: one row per
 # append (the ids of its new lifecycle and meeting events), deleted by the fold that takes
 # it in. Appends only insert here, so appends of one app never wait for each other; folds

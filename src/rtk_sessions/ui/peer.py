@@ -20,7 +20,8 @@ from rtk_sessions.api.context import AppContext
 from rtk_sessions.api.participants import DETAIL_SECTIONS
 from rtk_sessions.ingest.enrich import locate_ip, parse_user_agent
 from rtk_sessions.ingest.stored import stats_samples
-from rtk_sessions.store.peer_report import load_peer, load_stats
+from rtk_sessions.store.peer_report import load_peer
+from rtk_sessions.store.stats import load_stats
 from rtk_sessions.ui import charts
 
 KIND_NAMES = {
@@ -52,7 +53,7 @@ class PeerView:
 
 def peer_view(ctx: AppContext, account_id: str, app_id: str, peer_id: str) -> PeerView:
     stored = load_peer(ctx.db, account_id, app_id, peer_id)
-    samples = stats_samples(load_stats(ctx.db, stored.app_pk, [peer_id])[peer_id].payloads)
+    samples = stats_samples(load_stats(ctx.db, stored.app_pk, [peer_id])[peer_id])
     measured = intervals_of(samples, ctx.settings.stats_period_seconds)
     metadata = fold_metadata(stored.metadata)
     browser = parse_user_agent(metadata.get("user_agent"))

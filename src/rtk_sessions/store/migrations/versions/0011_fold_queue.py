@@ -22,9 +22,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "fold_queue",
-        sa.Column(
-            "seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True
-        ),
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
         sa.Column("app_pk", sa.Integer, nullable=False),
         sa.Column("event_ids", sa.LargeBinary, nullable=False),
         sa.Column("events", sa.Integer, nullable=False),
