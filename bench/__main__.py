@@ -37,6 +37,7 @@ def benchmarks(args: argparse.Namespace) -> dict[str, list[str]]:
         "peer_report": ["--requests", "100"],
         "participants": ["--requests", "200"],
         "downloads": postgres,
+        "write_path": [],
     }
 
 

@@ -42,6 +42,8 @@ from rtk_sessions.clock import iso_ms  # noqa: E402
 from rtk_sessions.ingest.pipeline import ingest_items  # noqa: E402
 from rtk_sessions.store.database import Database  # noqa: E402
 from rtk_sessions.store.migrate import upgrade  # noqa: E402
+from rtk_sessions.store.stats_codec import decode_rows  # noqa: E402
+from rtk_sessions.store.stats_rewrite import in_base_order  # noqa: E402
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 PERIOD_MS = 7_000
@@ -214,20 +216,22 @@ def main() -> None:
         samples = build(url, args.other_peers)
         raw = sqlite3.connect(path)
         app_pk = raw.execute("SELECT app_pk FROM apps WHERE app_id = 'app'").fetchone()[0]
-        total = raw.execute("SELECT count(*) FROM events WHERE type = 'peer.stats'").fetchone()[0]
+        total = raw.execute("SELECT sum(rows) FROM stats_peers").fetchone()[0]
+        # the peer's stored rows (compact: store/stats_codec), as the server reads them
         fetch_sql = (
-            "SELECT payload FROM events WHERE app_pk = ? AND peer_id = ? AND type = 'peer.stats'"
+            "SELECT s.h1, s.data FROM stats s JOIN stats_peers p ON p.peer_key = s.peer_key "
+            "WHERE p.app_pk = ? AND p.peer_id = ?"
         )
 
         def bare_fetch() -> list:
             return raw.execute(fetch_sql, (app_pk, "hour-peer")).fetchall()
 
-        def fetch_and_parse() -> list:
-            return [json.loads(payload) for (payload,) in bare_fetch()]
+        def fetch_and_decode() -> list:
+            return decode_rows(in_base_order([(h1, bytes(data)) for h1, data in bare_fetch()]))
 
         results = {
             "bare SQL fetch (ceiling)": timed(args.requests, bare_fetch),
-            "bare fetch + json.loads": timed(args.requests, fetch_and_parse),
+            "bare fetch + decoding the samples": timed(args.requests, fetch_and_decode),
         }
         # cold: a server that keeps no derived quality, so every request reads and scores
         # the samples (as the first request after a peer's stats change); warm: the default

@@ -10,8 +10,8 @@ telemetry at rest, each beside a ceiling measured in the same run.
   the same parsed events (``scale_out.ingest_ceiling``); then how long the folder takes
   to fold what was acknowledged (the drain), with nothing reading.
 - one_app (PostgreSQL): ONE app, 10,000 sessions then ~320,000 ``peer.stats`` samples
-  (the demo's telemetry), 2 clients, through 1 and then 2 ``serve`` processes (a client
-  each); ceiling per kind: psycopg ``executemany`` of the same events, 2 threads;
+  (the demo's telemetry; each peer's events through one client), 2 clients, through 1
+  and then 2 ``serve`` processes (a client each); ceiling per kind: psycopg ``executemany`` of the same events, 2 threads;
   ``pg_stat_activity`` sampled every 20 ms: the share of active backends waiting on a
   lock.
 - reads: the demo's mixed events at half the rate 2 clients reach unpaced, for
@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from pathlib import Path
 
 import httpx
@@ -122,6 +123,11 @@ def queued(url: str) -> int:
         return conn.execute("SELECT count(*) FROM fold_queue").fetchone()[0]
 
 
+def queued_events(url: str) -> int:
+    with raw_connection(url) as conn:
+        return conn.execute("SELECT coalesce(sum(events), 0) FROM fold_queue").fetchone()[0]
+
+
 def drained_after(url: str, since: float) -> float:
     """Seconds from ``since`` until the fold queue is empty."""
     while queued(url):
@@ -140,10 +146,12 @@ def lifecycle(sessions: int, folder: Path) -> None:
         secret = bench_token(bench_env(url))
         with servers(url, 1, 1) as [(base, _)]:
             rate, last = send_all([base], secret, ["app0", "app1"], per_app, 2_000)
+            backlog = queued_events(url)
             drain = drained_after(url, last)
     print(
         f"lifecycle, SQLite: {events:,} events, {rate:,.0f} ev/s acknowledged, ceiling "
-        f"{ceiling:,.0f} ({rate / ceiling:.2f}); folded {drain:.1f} s after the last ack"
+        f"{ceiling:,.0f} ({rate / ceiling:.2f}); {backlog:,} events still to fold at the last "
+        f"ack, folded {drain:.1f} s after it ({backlog / drain:,.0f} events/s)"
     )
     report(
         f"lifecycle ingest over HTTP, SQLite, {sessions:,} sessions",
@@ -153,6 +161,7 @@ def lifecycle(sessions: int, folder: Path) -> None:
         "≥ 50% and ≥ 50,000/s",
     )
     report("... every acknowledged event folded, after the last ack", drain, "s")
+    report("... the folder alone, the backlog left at the last ack", backlog / drain, "events/s")
 
 
 # ---------------------------------------------------------------------------- one app, PG
@@ -194,7 +203,14 @@ def one_app(sessions: int, samples: int, folder: Path, base_url: str) -> None:
     cycle = [msgspec.json.encode(e) for e in app_events(0, sessions)]
     telemetry = telemetry_lines(samples)
     sample_count = sum(len(msgspec.json.decode(line)["samples"]) for line in telemetry)
-    halves = {"lifecycle": [cycle[::2], cycle[1::2]], "stats": [telemetry[::2], telemetry[1::2]]}
+    # lifecycle: alternate events to each client (the same sessions through both); stats:
+    # each peer's events through one client, as a peer's SDK sends them, one batch after
+    # the other (every 30-60 s), never two of one peer at once
+    by_peer: list[list[bytes]] = [[], []]
+    for line in telemetry:
+        peer = msgspec.json.decode(line)["peer_id"]
+        by_peer[zlib.crc32(peer.encode()) % 2].append(line)
+    halves = {"lifecycle": [cycle[::2], cycle[1::2]], "stats": by_peer}
     print(
         f"one app, PostgreSQL: {len(cycle):,} lifecycle events ({sessions:,} sessions), "
         f"{len(telemetry):,} peer.stats events ({sample_count:,} samples), 2 clients"
@@ -202,9 +218,11 @@ def one_app(sessions: int, samples: int, folder: Path, base_url: str) -> None:
     by_processes: dict[int, float] = {}
     for processes in (1, 2):
         with database("postgres", folder) as url:
-            ceilings = {kind: ingest_ceiling(url, lines) for kind, lines in halves.items()}
-            with raw_connection(url) as conn:
-                conn.execute("DROP TABLE bare_events")
+            ceilings = {}
+            for kind, lines in halves.items():
+                ceilings[kind] = ingest_ceiling(url, lines)
+                with raw_connection(url) as conn:
+                    conn.execute("DROP TABLE bare_events")
             secret = bench_token(bench_env(url))
             with servers(url, processes, 1) as started, LockSampler(base_url) as locks:
                 bases = [base for base, _ in started]
@@ -357,7 +375,13 @@ def _prober(base: str, secret: str, url: str, lags: list[float], stop: threading
         while not stop.wait(0.2):
             n += 1
             ms = int(time.time() * 1000)
-            event = {"id": f"p{n}", "type": "session.started", "ts": iso(ms), "session_id": f"p{n}"}
+            event = {
+                "id": f"p{n}",
+                "type": "session.started",
+                "ts": iso(ms),
+                "session_id": f"p{n}",
+                "meeting_id": "probe",
+            }
             acked = post(http, "probe", [msgspec.json.encode(event)])
             while not conn.execute(
                 f"SELECT 1 FROM sessions WHERE session_id = {mark}", (f"p{n}",)
@@ -378,14 +402,15 @@ def at_rest(samples: int, kind: str, folder: Path) -> None:
         with database(kind, folder) as url:
             db = Database(url)
             upgrade(db, revision) if revision else upgrade(db)
-            empty = _size(db)
+            db.dispose()
+            empty = _size(url)
             for chunk in chunks(lines, 500):
                 if revision:  # as a server at 0011 logged them
                     _log_as_before(db, chunk)
                 else:
                     assert not ingest_items(db, "bench", "app", chunk, 0).rejected
-            sizes[label] = (_size(db) - empty) / count
             db.dispose()
+            sizes[label] = float(_size(url) - empty) / count
         print(f"{where} {label}: {sizes[label]:.1f} B a sample ({count:,} samples)")
         report(
             f"stats at rest, {where}, {label}",
@@ -406,17 +431,19 @@ def _log_as_before(db: Database, chunk: list[bytes]) -> None:
         insert_new_events(db, conn, ensure_app(db, conn, "bench", "app", 0), rows)
 
 
-def _size(db: Database) -> int:
-    with db.write() as conn:
-        if db.is_sqlite:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
-            return pages * conn.exec_driver_sql("PRAGMA page_size").scalar()
-        return conn.exec_driver_sql(
+def _size(url: str) -> int:
+    """Bytes the database holds: the SQLite file once its WAL is checkpointed into it, or
+    the PostgreSQL schema's tables with their indexes and TOAST."""
+    with raw_connection(url) as conn:
+        if url.startswith("sqlite"):
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            pages = conn.execute("PRAGMA page_count").fetchone()[0]
+            return pages * conn.execute("PRAGMA page_size").fetchone()[0]
+        return conn.execute(
             "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = current_schema() AND c.relkind = 'r'"
-        ).scalar()
+        ).fetchone()[0]
 
 
 def main() -> None:
