@@ -139,3 +139,41 @@ def test_postgresql_sessions_are_vacuumed_after_a_bulk_load(database: Database):
             text("SELECT relallvisible, relpages FROM pg_class WHERE oid = 'sessions'::regclass")
         ).one()
     assert pages > 0 and visible == pages
+
+
+def test_a_refresh_running_in_another_process_is_not_waited_for(database: Database) -> None:
+    """On PostgreSQL one process refreshes statistics at a time: another finds it running
+    and skips, instead of waiting on its table locks (two ANALYZEs of a table wait for
+    each other)."""
+    import threading
+
+    import psycopg
+
+    from rtk_sessions.store.database import _PG_STATISTICS_LOCK
+
+    if database.is_sqlite:
+        pytest.skip("PostgreSQL's VACUUM and ANALYZE")
+    url = database.engine.url.render_as_string(hide_password=False)
+    other = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
+    try:
+        # another process "refreshing": it holds the refresh lock and the tables' lock
+        other.execute("SELECT pg_advisory_lock(%(space)s, %(key)s)", _PG_STATISTICS_LOCK)
+        other.execute("LOCK TABLE sessions IN SHARE UPDATE EXCLUSIVE MODE")
+        refresh = threading.Thread(target=database.refresh_statistics, daemon=True)
+        refresh.start()
+        refresh.join(timeout=60)
+        assert not refresh.is_alive(), "waited for the other process's refresh"
+        other.rollback()
+        other.execute("SELECT pg_advisory_unlock(%(space)s, %(key)s)", _PG_STATISTICS_LOCK)
+        other.commit()
+        # without it, the refresh runs (and would wait on a lock of the tables)
+        other.execute("LOCK TABLE sessions IN SHARE UPDATE EXCLUSIVE MODE")
+        blocked = threading.Thread(target=database.refresh_statistics, daemon=True)
+        blocked.start()
+        blocked.join(timeout=1)
+        assert blocked.is_alive()
+        other.rollback()
+        blocked.join(timeout=60)
+        assert not blocked.is_alive()
+    finally:
+        other.close()

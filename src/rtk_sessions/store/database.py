@@ -30,6 +30,7 @@ ANALYZE_AFTER_EVENTS = 1_000
 ANALYZE_MIN_INTERVAL_S = 60.0
 # Namespace (first key) of the per-app advisory locks on PostgreSQL; any fixed 32-bit number.
 _PG_APP_WRITE_LOCKS = 0x72746B01
+_PG_STATISTICS_LOCK = {"space": 0x72746B02, "key": 0}  # one refresh of statistics at a time
 IN_LIST_SIZE = 500  # ids per IN (...): well under SQLite's and PostgreSQL's parameter limits
 
 
@@ -207,9 +208,18 @@ class Database:
         # all-visible, which index-only scans need: right after a bulk load, a 50,000-row
         # offset otherwise visits every heap row (57 ms; 8 ms once vacuumed, at 60,000
         # sessions). The event log, the largest table, is only analyzed.
+        # One process at a time (a session-level advisory lock, which VACUUM outside a
+        # transaction allows): two ANALYZEs of a table wait on each other, and one
+        # process's refresh serves every process, so a process that finds one running skips.
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM (ANALYZE) sessions, peers")
-            conn.exec_driver_sql("ANALYZE apps, meetings, events")
+            key = _PG_STATISTICS_LOCK
+            if not conn.execute(text("SELECT pg_try_advisory_lock(:space, :key)"), key).scalar():
+                return
+            try:
+                conn.exec_driver_sql("VACUUM (ANALYZE) sessions, peers")
+                conn.exec_driver_sql("ANALYZE apps, meetings, events")
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:space, :key)"), key)
 
     def serialize_app_writes(self, conn: Connection, app_pk: int) -> None:
         """Make this write transaction the app's only folder until it ends.
