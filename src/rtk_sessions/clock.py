@@ -34,9 +34,12 @@ def _minute_prefix(minutes: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:", time.gmtime(minutes * 60))
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def datetime_to_ms(value: datetime) -> int:
     """An aware datetime as epoch milliseconds (naive ones are taken as UTC)."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
+    delta = value - _EPOCH
     return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
