@@ -22,6 +22,7 @@ from rtk_sessions.ingest.events import (
     Event,
     PeerStats,
 )
+from rtk_sessions.store.rows import EventRow
 
 
 class BodyError(Exception):
@@ -46,6 +47,18 @@ class NormalizedEvent:
     # a peer.stats event with keys the schema does not declare (the log keeps them: such
     # an event is stored as received, not compactly)
     unknown_keys: bool = False
+
+    def logged(self, received_ms: int) -> EventRow:
+        """The event as the log stores it, received at ``received_ms``."""
+        return EventRow(
+            event_id=self.event_id,
+            type=self.type,
+            ts_ms=self.ts_ms,
+            session_id=self.session_id,
+            peer_id=self.peer_id,
+            payload=self.payload,
+            received_ms=received_ms,
+        )
 
 
 @dataclass(frozen=True, slots=True)

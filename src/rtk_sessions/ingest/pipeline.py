@@ -33,7 +33,6 @@ from rtk_sessions.store.apps import app_key
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.folding import appended_signal
 from rtk_sessions.store.log import Appended, append
-from rtk_sessions.store.rows import EventRow
 from rtk_sessions.store.stats import StatsAppendRaced
 
 
@@ -69,7 +68,7 @@ def _append(
     db: Database, account_id: str, app_id: str, valid: list[NormalizedEvent], now_ms: int
 ) -> tuple[Appended, PreparedStats]:
     telemetry = [e for e in valid if e.type == "peer.stats"]
-    logged = [_row(e, now_ms) for e in valid if e.type != "peer.stats"]
+    logged = [e.logged(now_ms) for e in valid if e.type != "peer.stats"]
     for attempt in range(_RACES):
         chained = attempt < _RACES - 1
         app_pk = app_key(db, account_id, app_id)
@@ -84,18 +83,6 @@ def _append(
         remember_tails(db, appended.app_pk, prepared, appended.stats)
         return appended, prepared
     raise AssertionError("unreachable")
-
-
-def _row(event: NormalizedEvent, received_ms: int) -> EventRow:
-    return EventRow(
-        event_id=event.event_id,
-        type=event.type,
-        ts_ms=event.ts_ms,
-        session_id=event.session_id,
-        peer_id=event.peer_id,
-        payload=event.payload,
-        received_ms=received_ms,
-    )
 
 
 def _by_type(

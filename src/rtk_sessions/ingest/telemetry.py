@@ -30,7 +30,7 @@ from rtk_sessions.clock import datetime_to_ms
 from rtk_sessions.ingest.events import PeerStats
 from rtk_sessions.ingest.normalize import NormalizedEvent
 from rtk_sessions.store.database import Database
-from rtk_sessions.store.rows import EventRow, StatsRow
+from rtk_sessions.store.rows import StatsRow
 from rtk_sessions.store.stats import (
     StatsAppended,
     stored_rows,
@@ -132,7 +132,7 @@ def prepare_stats(
             continue
         row = StatsRow(event.peer_id, event.session_id, h1, _last_ms(event), received_ms, b"")
         if h1 in stored or h1 in taken or item.unknown_keys:
-            row = replace(row, kept=_as_received(item, received_ms))
+            row = replace(row, kept=item.logged(received_ms))
         else:
             base = prepared.tails.get(event.peer_id) if chained else None
             if base is None and chained and event.peer_id in bases:
@@ -175,18 +175,6 @@ def forget_tails(db: Database, app_pk: int | None, peer_ids: Iterable[str]) -> N
     """No base for these peers' next rows: theirs were rewritten."""
     if app_pk is not None:
         tails_of(db).forget(app_pk, peer_ids)
-
-
-def _as_received(item: NormalizedEvent, received_ms: int) -> EventRow:
-    return EventRow(
-        event_id=item.event_id,
-        type=item.type,
-        ts_ms=item.ts_ms,
-        session_id=item.session_id,
-        peer_id=item.peer_id,
-        payload=item.payload,
-        received_ms=received_ms,
-    )
 
 
 def _last_ms(event: PeerStats) -> int:

@@ -214,8 +214,8 @@ def _count(conn: Connection, keys: dict[str, int], rows: list[StatsRow]) -> None
         .where(stats_peers.c.peer_key == bindparam("b_peer_key"))
         .values(
             rows=stats_peers.c.rows + bindparam("b_rows"),
-            last_ms=_greater(stats_peers.c.last_ms, bindparam("b_last_ms")),
-            last_received_ms=_greater(
+            last_ms=greater_of(stats_peers.c.last_ms, bindparam("b_last_ms")),
+            last_received_ms=greater_of(
                 stats_peers.c.last_received_ms, bindparam("b_last_received_ms")
             ),
             session_id=_coalesce(bindparam("b_session_id"), stats_peers.c.session_id),
@@ -235,7 +235,7 @@ def _count(conn: Connection, keys: dict[str, int], rows: list[StatsRow]) -> None
     )
 
 
-def _greater(column: Any, value: Any) -> Any:
+def greater_of(column: Any, value: Any) -> Any:
     return case((column > value, column), else_=value)
 
 

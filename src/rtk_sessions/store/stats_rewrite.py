@@ -14,7 +14,7 @@ from rtk_sessions.clock import datetime_to_ms
 from rtk_sessions.ingest.events import DeclaredPeerStats, PeerStats, StatsSample
 from rtk_sessions.store.database import chunks
 from rtk_sessions.store.rows import EventRow, StatsRow
-from rtk_sessions.store.stats import _greater, append_stats
+from rtk_sessions.store.stats import append_stats, greater_of
 from rtk_sessions.store.stats_codec import (
     PeerTail,
     decode_each_row,
@@ -118,7 +118,7 @@ def scrub_peers_stats(conn: Connection, app_pk: int, peer_ids: list[str], now_ms
             update(stats_peers)
             .where(stats_peers.c.peer_key == key)
             .values(
-                last_received_ms=_greater(stats_peers.c.last_received_ms + 1, now_ms),
+                last_received_ms=greater_of(stats_peers.c.last_received_ms + 1, now_ms),
                 rewrites=stats_peers.c.rewrites + 1,
             )
         )
