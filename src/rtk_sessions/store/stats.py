@@ -150,15 +150,19 @@ def _insert(
 
 def _stored_before(conn: Connection, app_pk: int, rows: list[StatsRow]) -> dict[int, StatsRow]:
     """Those of ``rows`` whose keys are stored, by key (SQLite, under the write lock)."""
-    found: set[int] = set()
-    for chunk in chunks([r.h1 for r in rows]):
-        found.update(
-            h1
-            for (h1,) in conn.execute(
-                select(stats.c.h1).where(stats.c.app_pk == app_pk, stats.c.h1.in_(chunk))
-            )
-        )
+    found = _stored_in(conn, app_pk, [r.h1 for r in rows])
     return {r.h1: r for r in rows if r.h1 in found}
+
+
+def _stored_in(conn: Connection, app_pk: int, h1s: list[int]) -> dict[int, bytes]:
+    """The data stored under these keys, in the transaction of ``conn``."""
+    stored: dict[int, bytes] = {}
+    for chunk in chunks(h1s):
+        found = conn.execute(
+            select(stats.c.h1, stats.c.data).where(stats.c.app_pk == app_pk, stats.c.h1.in_(chunk))
+        )
+        stored.update((h1, data) for h1, data in found)
+    return stored
 
 
 def _refuse_races(
@@ -172,12 +176,7 @@ def _refuse_races(
     left_out = {r.h1 for r in others}
     if any(r.base in left_out for r in rows if r.h1 in stored_now):
         raise StatsAppendRaced("an event a row is encoded against was stored meanwhile")
-    stored: dict[int, bytes] = {}
-    for chunk in chunks(sorted(left_out)):
-        found = conn.execute(
-            select(stats.c.h1, stats.c.data).where(stats.c.app_pk == app_pk, stats.c.h1.in_(chunk))
-        )
-        stored.update((h1, data) for h1, data in found)
+    stored = _stored_in(conn, app_pk, sorted(left_out))
     if any(
         r.h1 not in stored or decode_row_check(bytes(stored[r.h1]))[0] != r.check for r in others
     ):
