@@ -19,9 +19,11 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -30,13 +32,24 @@ from rtk_sessions.ingest.pipeline import ingest_items
 from rtk_sessions.store.apps import app_key
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.folding import fold_pending, newest_pending, readable_app
+from rtk_sessions.store.migrate import upgrade
 from rtk_sessions.store.participants import ParticipantQuery, participants_page
 from rtk_sessions.store.sessions import Page
 from rtk_sessions.store.tables import apps, fold_queue, meetings, peers, sessions
+from tests.databases import fresh_database_url
 from tests.factories import MIN, SEC, T0, ended, joined, left, meeting, started, visit
 
 HELPER = Path(__file__).with_name("fold_process.py")
 ACCOUNT = "acc"
+
+
+@pytest.fixture
+def db(backend: str, tmp_path: Path) -> Iterator[Database]:
+    with fresh_database_url(backend, tmp_path) as url:
+        database = Database(url)
+        upgrade(database)
+        yield database
+        database.dispose()
 
 
 def encoded(events: list[dict]) -> list[bytes]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -26,13 +28,24 @@ from rtk_sessions.store.apps import app_key
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.erasure import erase_user
 from rtk_sessions.store.log import append
+from rtk_sessions.store.migrate import upgrade
 from rtk_sessions.store.retention import DAY_MS, RetentionPolicy, purge
 from rtk_sessions.store.stats import StatsAppendRaced, load_stats, stats_versions
 from rtk_sessions.store.stats_codec import row_base
 from rtk_sessions.store.tables import events, stats, stats_peers
+from tests.databases import fresh_database_url
 from tests.factories import SEC, T0, started, visit
 
 ADDRESS = "203.0.113.7"
+
+
+@pytest.fixture
+def db(backend: str, tmp_path: Path) -> Iterator[Database]:
+    with fresh_database_url(backend, tmp_path) as url:
+        database = Database(url)
+        upgrade(database)
+        yield database
+        database.dispose()
 
 
 def poll(peer_id: str, n: int, *, session_id: str | None = "s1", **extra) -> dict:
