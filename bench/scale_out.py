@@ -141,8 +141,9 @@ def raw_connection(url: str):
     return psycopg.connect("postgresql://" + url.split("://", 1)[1], autocommit=True)
 
 
-def ingest_ceiling(url: str, per_app: list[list[bytes]]) -> float:
-    """events/s of raw executemany of the parsed events, two threads (one per app)."""
+def ingest_ceiling(url: str, per_app: list[list[bytes]], size: int = BATCH) -> float:
+    """events/s of raw executemany of the parsed events, two threads (one per app), a
+    transaction every ``size`` events (those of one request to the server measured)."""
     with raw_connection(url) as setup:
         setup.execute(
             "CREATE TABLE bare_events (app_pk INTEGER, event_id TEXT, type TEXT, ts TEXT, "
@@ -156,7 +157,7 @@ def ingest_ceiling(url: str, per_app: list[list[bytes]]) -> float:
 
     def load(app_pk: int, lines: list[bytes]) -> None:
         conn = raw_connection(url)
-        for chunk in chunks(lines):
+        for chunk in chunks(lines, size):
             rows = []
             for line in chunk:
                 e = decoder.decode(line)

@@ -11,7 +11,9 @@ telemetry at rest, each beside a ceiling measured in the same run.
   to fold what was acknowledged (the drain), with nothing reading.
 - one_app (PostgreSQL): ONE app, 10,000 sessions then ~320,000 ``peer.stats`` samples
   (the demo's telemetry; each peer's events through one client), 2 clients, through 1
-  and then 2 ``serve`` processes (a client each); ceiling per kind: psycopg ``executemany`` of the same events, 2 threads;
+  and then 2 ``serve`` processes (a client each), each warmed up first with a batch of
+  each kind to another app; ceiling per kind: psycopg ``executemany`` of the same events,
+  2 threads, a transaction for each request's events;
   ``pg_stat_activity`` sampled every 20 ms: the share of active backends waiting on a
   lock.
 - reads: the demo's mixed events at half the rate 2 clients reach unpaced, for
@@ -19,8 +21,10 @@ telemetry at rest, each beside a ceiling measured in the same run.
   a probe app gets a new session every 200 ms whose row is polled in the database
   directly (no read of ours to fold it): the folder's lag, ack to folded.
 - at_rest: bytes per stats sample, as the log stored them before (revision 0011, the
-  events table) and as stored now, SQLite file and PostgreSQL relation growth (no
-  VACUUM).
+  events table), as appended now before the folder compacts them (the inbox), and as
+  stored now with the folder compacting between appends (as it keeps up), SQLite file
+  and PostgreSQL relation growth (no VACUUM by the bench; PostgreSQL's autovacuum and
+  the folder's own vacuum of the inbox run as they would).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from scale_out import (  # noqa: E402
 
 from rtk_sessions.ingest.normalize import validate_items  # noqa: E402
 from rtk_sessions.ingest.pipeline import ingest_items  # noqa: E402
+from rtk_sessions.jobs.folder import fold_round  # noqa: E402
 from rtk_sessions.store.apps import ensure_app  # noqa: E402
 from rtk_sessions.store.database import Database  # noqa: E402
 from rtk_sessions.store.log import insert_new_events  # noqa: E402
@@ -199,8 +204,18 @@ class LockSampler:
         return self.waiting / self.active if self.active else 0.0
 
 
+def warm_up(bases: list[str], secret: str, cycle: list[bytes], stats: list[bytes]) -> None:
+    """A batch of each kind to another app through each server before the clock starts:
+    a server at work has its modules imported and its statements prepared."""
+    for base in bases:
+        with client_of(base, secret) as http:
+            post(http, "warm", cycle)
+            post(http, "warm", stats)
+
+
 def one_app(sessions: int, samples: int, folder: Path, base_url: str) -> None:
     cycle = [msgspec.json.encode(e) for e in app_events(0, sessions)]
+    warm_cycle = [msgspec.json.encode(e) for e in app_events(9, 250)]
     telemetry = telemetry_lines(samples)
     sample_count = sum(len(msgspec.json.decode(line)["samples"]) for line in telemetry)
     # lifecycle: alternate events to each client (the same sessions through both); stats:
@@ -211,6 +226,7 @@ def one_app(sessions: int, samples: int, folder: Path, base_url: str) -> None:
         peer = msgspec.json.decode(line)["peer_id"]
         by_peer[zlib.crc32(peer.encode()) % 2].append(line)
     halves = {"lifecycle": [cycle[::2], cycle[1::2]], "stats": by_peer}
+    batches = {"lifecycle": 2_000, "stats": STATS_BATCH}  # events a request, and a ceiling's txn
     print(
         f"one app, PostgreSQL: {len(cycle):,} lifecycle events ({sessions:,} sessions), "
         f"{len(telemetry):,} peer.stats events ({sample_count:,} samples), 2 clients"
@@ -220,22 +236,18 @@ def one_app(sessions: int, samples: int, folder: Path, base_url: str) -> None:
         with database("postgres", folder) as url:
             ceilings = {}
             for kind, lines in halves.items():
-                ceilings[kind] = ingest_ceiling(url, lines)
+                ceilings[kind] = ingest_ceiling(url, lines, batches[kind])
                 with raw_connection(url) as conn:
                     conn.execute("DROP TABLE bare_events")
             secret = bench_token(bench_env(url))
-            with servers(url, processes, 1) as started, LockSampler(base_url) as locks:
+            with servers(url, processes, 1) as started:
                 bases = [base for base, _ in started]
-                ours = {
-                    kind: send_all(
-                        bases,
-                        secret,
-                        ["app0"] * 2,
-                        lines,
-                        2_000 if kind == "lifecycle" else STATS_BATCH,
-                    )[0]
-                    for kind, lines in halves.items()
-                }
+                warm_up(bases, secret, warm_cycle, telemetry[:STATS_BATCH])
+                with LockSampler(base_url) as locks:
+                    ours = {
+                        kind: send_all(bases, secret, ["app0"] * 2, lines, batches[kind])[0]
+                        for kind, lines in halves.items()
+                    }
         total = len(cycle) + len(telemetry)
         overall = total / (len(cycle) / ours["lifecycle"] + len(telemetry) / ours["stats"])
         ceiling = total / (len(cycle) / ceilings["lifecycle"] + len(telemetry) / ceilings["stats"])
@@ -398,17 +410,25 @@ def at_rest(samples: int, kind: str, folder: Path) -> None:
     count = sum(len(msgspec.json.decode(line)["samples"]) for line in lines)
     where = "SQLite" if kind == "sqlite" else "PostgreSQL"
     sizes = {}
-    for label, revision in (("before (the log, revision 0011)", "0011"), ("now", None)):
+    stages = (
+        ("before (the log, revision 0011)", "0011"),
+        ("now, appended, before the folder compacts it (the inbox)", "inbox"),
+        ("now (appended, compacted by the folder as it keeps up)", None),
+    )
+    for label, stage in stages:
         with database(kind, folder) as url:
             db = Database(url)
-            upgrade(db, revision) if revision else upgrade(db)
+            upgrade(db, stage) if stage == "0011" else upgrade(db)
             db.dispose()
             empty = _size(url)
-            for chunk in chunks(lines, 500):
-                if revision:  # as a server at 0011 logged them
+            for chunk in chunks(lines, STATS_BATCH):
+                if stage == "0011":  # as a server at 0011 logged them
                     _log_as_before(db, chunk)
-                else:
-                    assert not ingest_items(db, "bench", "app", chunk, 0).rejected
+                    continue
+                assert not ingest_items(db, "bench", "app", chunk, 0).rejected
+                if stage is None:  # what the folder does between two appends
+                    while fold_round(db):
+                        pass
             db.dispose()
             sizes[label] = float(_size(url) - empty) / count
         print(f"{where} {label}: {sizes[label]:.1f} B a sample ({count:,} samples)")
@@ -417,7 +437,7 @@ def at_rest(samples: int, kind: str, folder: Path) -> None:
             sizes[label],
             "B/sample",
             None,
-            "≤ 64" if not revision else "",
+            "≤ 64" if stage is None else "",
         )
 
 
@@ -468,7 +488,7 @@ def main() -> None:
                 reads(args.seconds, kind, folder)
         if "at_rest" in only:
             for kind in kinds:
-                at_rest(40_000, kind, folder)
+                at_rest(args.samples, kind, folder)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from rtk_sessions.store.tables import (
     peers,
     sessions,
     stats,
+    stats_inbox,
     stats_peers,
     summaries,
 )
@@ -121,7 +122,7 @@ def test_each_kind_of_event_goes_past_its_own_age_and_nothing_else(database: Dat
     with database.read() as conn:
         left_stats = conn.execute(select(stats_peers.c.peer_id, stats_peers.c.rows)).all()
     assert [(peer_id, n) for peer_id, n in left_stats] == [("new-1-p", 1)]
-    assert count(database, stats) == 1
+    assert count(database, stats) + count(database, stats_inbox) == 1  # compacted or not yet
     for kind in ("chat.message", "transcript.segment", "peer.metadata"):
         assert count(database, events, type=kind) == 1  # new-1's
         with database.read() as conn:

@@ -23,17 +23,10 @@ from rtk_sessions.ingest.normalize import (
     ValidatedBatch,
     validate_items,
 )
-from rtk_sessions.ingest.telemetry import (
-    PreparedStats,
-    forget_tails,
-    prepare_stats,
-    remember_tails,
-)
-from rtk_sessions.store.apps import app_key
+from rtk_sessions.ingest.telemetry import prepare_stats
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.folding import appended_signal
 from rtk_sessions.store.log import Appended, append
-from rtk_sessions.store.stats import StatsAppendRaced
 
 
 @dataclass(slots=True)
@@ -51,38 +44,12 @@ class IngestReport:
         self.by_type.update(other.by_type)
 
 
-def _stored_now(event: NormalizedEvent, appended: Appended, prepared: PreparedStats) -> bool:
-    """Whether the append stored the event (else it was stored before)."""
-    if event.event_id in appended.new_ids:  # in the log (telemetry kept as received too)
-        return True
-    key = prepared.keys.get(event.event_id)
-    return key is not None and key in appended.stats.keys
-
-
-#: appends prepared again when a concurrent writer stored an event a row of the batch is
-#: encoded against; the last time unchained, which such a writer cannot disturb
-_RACES = 3
-
-
 def _append(
     db: Database, account_id: str, app_id: str, valid: list[NormalizedEvent], now_ms: int
-) -> tuple[Appended, PreparedStats]:
-    telemetry = [e for e in valid if e.type == "peer.stats"]
+) -> Appended:
+    telemetry = prepare_stats([e for e in valid if e.type == "peer.stats"], now_ms)
     logged = [e.logged(now_ms) for e in valid if e.type != "peer.stats"]
-    for attempt in range(_RACES):
-        chained = attempt < _RACES - 1
-        app_pk = app_key(db, account_id, app_id)
-        prepared = prepare_stats(db, app_pk, telemetry, now_ms, chained=chained)
-        try:
-            appended = append(db, account_id, app_id, logged, prepared.rows, now_ms)
-        except StatsAppendRaced as raced:
-            if attempt == _RACES - 1:
-                raise
-            forget_tails(db, app_pk, raced.peers)
-            continue
-        remember_tails(db, appended.app_pk, prepared, appended.stats)
-        return appended, prepared
-    raise AssertionError("unreachable")
+    return append(db, account_id, app_id, logged, telemetry, now_ms)
 
 
 def _by_type(
@@ -141,9 +108,9 @@ def _store(
     to store) and report it with the batch's rejections and in-batch repeats."""
     new: list[NormalizedEvent] = []
     if valid:
-        appended, prepared = _append(db, account_id, app_id, valid, now_ms)
-        new = [e for e in valid if _stored_now(e, appended, prepared)]
-        if appended.queued:
+        appended = _append(db, account_id, app_id, valid, now_ms)
+        new = [e for e in valid if e.event_id in appended.new_ids]
+        if appended.queued or appended.stats_pending:
             appended_signal(db).set()  # this process's folder starts at once
         db.note_written(len(new))
     repeated = batch.duplicates_in_batch

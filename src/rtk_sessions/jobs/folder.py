@@ -1,4 +1,5 @@
-"""The background folder: keeps every app's sessions and peers folded up to its log.
+"""The background folder: keeps every app's sessions and peers folded up to its log,
+and compacts the telemetry appended since (``store.stats_compact``).
 
 ``rtk-sessions serve`` runs one in a process of its own (``rtk-sessions fold``, see
 ``jobs.folder_process``); ``rtk-sessions worker`` runs one in a thread.
@@ -18,14 +19,17 @@ import threading
 from rtk_sessions.ingest import fold as _fold  # noqa: F401 - registers the fold with the store
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.folding import appended_signal, fold_pending, pending_apps
+from rtk_sessions.store.stats_compact import apps_with_pending_stats, compact_pending
 
 log = logging.getLogger("rtk_sessions.folder")
 BACKOFF_SECONDS = 2.0  # after an error (the database down or locked): try again
 
 
 def fold_round(db: Database) -> int:
-    """One pass over the apps with queue rows, one batch each; the events folded."""
-    return sum(fold_pending(db, app_pk, wait=False) for app_pk in pending_apps(db))
+    """One pass over the apps with queue rows, one batch each, then over those with
+    telemetry to compact; the events folded and compacted."""
+    folded = sum(fold_pending(db, app_pk, wait=False) for app_pk in pending_apps(db))
+    return folded + sum(compact_pending(db, app_pk) for app_pk in apps_with_pending_stats(db))
 
 
 def run_folder(db: Database, poll_seconds: float, stop: threading.Event) -> None:

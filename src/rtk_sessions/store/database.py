@@ -30,7 +30,8 @@ ANALYZE_AFTER_EVENTS = 1_000
 ANALYZE_MIN_INTERVAL_S = 60.0
 # Namespace (first key) of the per-app advisory locks on PostgreSQL; any fixed 32-bit number.
 _PG_APP_WRITE_LOCKS = 0x72746B01
-_PG_STATISTICS_LOCK = {"space": 0x72746B02, "key": 0}  # one refresh of statistics at a time
+_PG_STATISTICS_LOCK = {"space": 0x72746B02, "key": 0}
+_PG_APP_COMPACTION_LOCKS = 0x72746B03  # one refresh of statistics at a time
 IN_LIST_SIZE = 500  # ids per IN (...): well under SQLite's and PostgreSQL's parameter limits
 
 
@@ -249,6 +250,29 @@ class Database:
             conn.execute(
                 text("SELECT pg_try_advisory_xact_lock(:space, :app_pk)"),
                 {"space": _PG_APP_WRITE_LOCKS, "app_pk": app_pk},
+            ).scalar()
+        )
+
+    def serialize_app_compaction(self, conn: Connection, app_pk: int) -> None:
+        """Make this write transaction the app's only compaction of telemetry until it
+        ends (``store.stats_compact``; erasure, which rewrites a peer's compact rows,
+        takes it beside :meth:`serialize_app_writes`). Folds do not take it: a read
+        catching its app's fold up never waits for a compaction."""
+        if not self.is_sqlite:
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(:space, :app_pk)"),
+                {"space": _PG_APP_COMPACTION_LOCKS, "app_pk": app_pk},
+            )
+
+    def try_serialize_app_compaction(self, conn: Connection, app_pk: int) -> bool:
+        """:meth:`serialize_app_compaction` if no other transaction holds it now, without
+        waiting (False when another does)."""
+        if self.is_sqlite:
+            return True
+        return bool(
+            conn.execute(
+                text("SELECT pg_try_advisory_xact_lock(:space, :app_pk)"),
+                {"space": _PG_APP_COMPACTION_LOCKS, "app_pk": app_pk},
             ).scalar()
         )
 

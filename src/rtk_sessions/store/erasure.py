@@ -30,6 +30,7 @@ from sqlalchemy import delete, select, update
 from rtk_sessions.store.database import Database, chunks
 from rtk_sessions.store.folding import catch_up, derived_rows_changed, fold_queued
 from rtk_sessions.store.rows import search_text
+from rtk_sessions.store.stats_compact import compact_peers
 from rtk_sessions.store.stats_rewrite import CANDIDATE_ADDRESSES, scrub_peers_stats
 from rtk_sessions.store.tables import events, peers, summaries
 
@@ -54,6 +55,7 @@ def erase_user(db: Database, app_pk: int, user_id: str, now_ms: int) -> ErasureR
     catch_up(db, app_pk)  # most of the queue, outside the erasure's transaction
     with db.write() as conn:
         db.serialize_app_writes(conn, app_pk)
+        db.serialize_app_compaction(conn, app_pk)
         fold_queued(db, conn, app_pk, max_events=None)  # what came since: all of it is erased
         derived_rows_changed(conn, app_pk)
         found = conn.execute(
@@ -105,6 +107,7 @@ def erase_user(db: Database, app_pk: int, user_id: str, now_ms: int) -> ErasureR
                         received_ms=max(now_ms, received_ms + 1),
                     )
                 )
+        compact_peers(db, conn, app_pk, peer_ids)  # so that one rewrite scrubs every row
         rewritten += scrub_peers_stats(conn, app_pk, peer_ids, now_ms)
         removed = 0
         for chunk in chunks(session_ids):

@@ -1,7 +1,8 @@
 """Appending to the event log: the one write an ingest makes before it answers.
 
 An append inserts the batch's events into ``events`` (the log's key drops those
-stored before) and its ``peer.stats`` events into ``stats`` (compact: ``store.stats``),
+stored before) and its ``peer.stats`` events into ``stats_inbox`` (``store.stats``; the
+folder compacts them later),
 queues the new lifecycle and meeting events for folding (``fold_queue``) and commits. It takes no lock of the app: appends of one app
 from many processes proceed in parallel (on SQLite, one short write transaction
 each). Folding them into meetings, sessions and peers is ``store.folding``'s.
@@ -18,7 +19,7 @@ from sqlalchemy import Connection, select
 from rtk_sessions.store.apps import ensure_app
 from rtk_sessions.store.database import Database, chunks
 from rtk_sessions.store.rows import EventRow, StatsRow
-from rtk_sessions.store.stats import StatsAppended, append_stats
+from rtk_sessions.store.stats import append_stats, count_kept
 from rtk_sessions.store.tables import events, fold_queue
 
 #: Events the fold reads: they change meetings, sessions or peers (``ingest.fold``).
@@ -53,9 +54,9 @@ _SQLITE_APPEND = (
 @dataclass(frozen=True, slots=True)
 class Appended:
     app_pk: int
-    new_ids: frozenset[str]  # the log's events stored now (the others were stored before)
-    stats: StatsAppended  # the compact stats rows stored now
+    new_ids: frozenset[str]  # the events stored now (the others were stored before)
     queued: int  # of the new events, those queued for folding
+    stats_pending: int  # of the new events, peer.stats put in the inbox for compacting
 
 
 def append(
@@ -70,13 +71,23 @@ def append(
     event."""
     with db.write() as conn:
         app_pk = ensure_app(db, conn, account_id, app_id, now_ms)
-        kept = [s.kept for s in stats_rows if s.kept is not None]
+        kept = [s.logged for s in stats_rows if s.kept and s.logged is not None]
         new_ids = insert_new_events(db, conn, app_pk, rows + kept)
         kept_new = {k.event_id for k in kept if k.event_id in new_ids}
-        appended_stats = append_stats(conn, app_pk, stats_rows, kept_new)
+        appended = append_stats(conn, app_pk, stats_rows, kept_new)
+        if appended.collided:  # another event's key: kept in the log as received
+            logged = [r.logged for r in appended.collided if r.logged is not None]
+            took = insert_new_events(db, conn, app_pk, logged)
+            count_kept(conn, app_pk, [r for r in appended.collided if _logged_in(r, took)])
+            new_ids |= took
+        new_ids |= appended.event_ids
         to_fold = [r.event_id for r in rows if r.type in FOLDED_TYPES and r.event_id in new_ids]
         queue_for_fold(db, conn, app_pk, to_fold)
-    return Appended(app_pk, frozenset(new_ids), appended_stats, len(to_fold))
+    return Appended(app_pk, frozenset(new_ids), len(to_fold), len(appended.event_ids))
+
+
+def _logged_in(row: StatsRow, ids: set[str]) -> bool:
+    return row.logged is not None and row.logged.event_id in ids
 
 
 def insert_new_events(

@@ -97,25 +97,23 @@ class EventRow(msgspec.Struct, frozen=True):
 
 
 class StatsRow(msgspec.Struct, frozen=True):
-    """A ``peer.stats`` event as it is stored (``stats``): the 64-bit key of its id, its
-    peer (and the session it named), the time of its latest sample, when it arrived, and
-    its encoded samples (``ingest/stats_codec.py``)."""
+    """A ``peer.stats`` event on its way to be stored: the two 64-bit hashes of its id
+    (``h1`` its key, unique in the app; ``check`` tells a re-delivery from another event
+    with the same key), its peer (and the session it named), the time of its latest
+    sample, when it arrived, and ``data``: its JSON, compressed (``stats_inbox``, as an
+    ingest appends it) or its samples encoded (``stats``, ``store/stats_codec``)."""
 
     peer_id: str
     session_id: str | None
     h1: int
+    check: int
     last_ms: int
     received_ms: int
     data: bytes
-    check: int = 0  # the event id's second hash (h2), also in data: tells a re-delivery
-    # from another event whose id has the same h1
-    base: int | None = None  # the h1 of the row data is encoded against, if any
-    # set instead of data: the event is kept in the log as received (its h1 is another
-    # event's, or it has keys the schema does not declare, which the log keeps)
-    kept: EventRow | None = None
-    # encoded (through rows of its batch) against a row stored before, when the peer's
-    # rows had been rewritten this many times: stored only if that is still so
-    base_rewrites: int | None = None
+    # the event as the log keeps it: where it is stored instead when it has keys the
+    # schema does not declare (``kept``), or its key is another event's
+    logged: EventRow | None = None
+    kept: bool = False
 
 
 R = TypeVar("R", bound=msgspec.Struct)

@@ -13,8 +13,8 @@ from sqlalchemy import Connection, delete, select, update
 from rtk_sessions.clock import datetime_to_ms
 from rtk_sessions.ingest.events import DeclaredPeerStats, PeerStats, StatsSample
 from rtk_sessions.store.database import chunks
-from rtk_sessions.store.rows import EventRow, StatsRow
-from rtk_sessions.store.stats import append_stats, greater_of
+from rtk_sessions.store.rows import StatsRow
+from rtk_sessions.store.stats import count_rows, greater_of, insert_compact, peer_keys
 from rtk_sessions.store.stats_codec import (
     PeerTail,
     decode_each_row,
@@ -162,9 +162,12 @@ def move_logged_stats(conn: Connection) -> int:
         for event_id, payload, received_ms in logged:
             row, base = _moved_row(event_id, payload, peer_id, received_ms, base)
             rows.append(row)
-        kept = {row.kept.event_id for row in rows if row.kept is not None}
-        append_stats(conn, app_pk, rows, kept)
-        compact = [event_id for event_id, _, _ in logged if event_id not in kept]
+        keys = peer_keys(conn, app_pk, [peer_id])
+        insert_compact(conn, app_pk, [(keys[peer_id], r.h1, r.data) for r in rows if not r.kept])
+        count_rows(conn, keys, rows)
+        compact = [
+            event_id for (event_id, _, _), row in zip(logged, rows, strict=True) if not row.kept
+        ]
         for chunk in chunks(compact):
             conn.execute(
                 delete(events).where(events.c.app_pk == app_pk, events.c.event_id.in_(chunk))
@@ -181,19 +184,9 @@ def _moved_row(
     if event is None:  # keys of its own: kept as received
         loose = _as_logged(payload, _LOGGED)
         last_ms = received_ms if loose is None else _last_ms(loose)
-        kept = EventRow(event_id, "peer.stats", 0, None, peer_id, payload, received_ms)
-        return StatsRow(peer_id, None, h1, last_ms, received_ms, b"", kept=kept), base
+        return StatsRow(peer_id, None, h1, h2, last_ms, received_ms, b"", kept=True), base
     data, tail = encode_event(event.samples, session_id=event.session_id, h2=h2, base=base, h1=h1)
-    row = StatsRow(
-        peer_id,
-        event.session_id,
-        h1,
-        _last_ms(event),
-        received_ms,
-        data,
-        h2,
-        base=base.h1 if base else None,
-    )
+    row = StatsRow(peer_id, event.session_id, h1, h2, _last_ms(event), received_ms, data)
     return row, tail
 
 

@@ -128,6 +128,27 @@ stats = Table(
     Index(None, "peer_key"),
 )
 
+# ``peer.stats`` events appended and not yet compacted: each as received (its JSON;
+# PostgreSQL compresses the column with lz4 where it can), found by the same key as a compact row (a re-delivery is a duplicate
+# wherever the event is). Encoding an event against its peer's previous row costs ~20 us
+# a sample, several times what appending it does, so the append puts it here and the
+# background folder compacts it into ``stats`` (``store/stats_compact.py``), oldest
+# first; reads take a peer's rows from both. Rows only come and go: a queue, small while
+# the folder keeps up.
+stats_inbox = Table(
+    "stats_inbox",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("app_pk", Integer, nullable=False),
+    Column("peer_key", Integer, nullable=False),
+    Column("h1", BigInteger, nullable=False),
+    Column("h2", BigInteger, nullable=False),  # tells a re-delivery from another event
+    Column("data", LargeBinary, nullable=False),
+    UniqueConstraint("app_pk", "h1"),
+    Index(None, "app_pk", "seq"),
+    Index(None, "peer_key"),
+)
+
 # What the log holds that is not yet folded into meetings, sessions and peers: one row per
 # append (the ids of its new lifecycle and meeting events), deleted by the fold that takes
 # it in. Appends only insert here, so appends of one app never wait for each other; folds
