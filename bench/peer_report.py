@@ -40,6 +40,7 @@ from common import percentile, report, served  # noqa: E402
 
 from rtk_sessions.clock import iso_ms  # noqa: E402
 from rtk_sessions.ingest.pipeline import ingest_items  # noqa: E402
+from rtk_sessions.jobs.folder import fold_round  # noqa: E402
 from rtk_sessions.store.database import Database  # noqa: E402
 from rtk_sessions.store.migrate import upgrade  # noqa: E402
 from rtk_sessions.store.stats_codec import decode_rows  # noqa: E402
@@ -190,6 +191,8 @@ def build(url: str, other_peers: int) -> int:
     lines = [json.dumps(e).encode() for e in events]
     for start in range(0, len(lines), 2000):
         ingest_items(db, "bench", "app", lines[start : start + 2000], T0 + 86_400_000)
+    while fold_round(db):  # as the folder does: sessions folded, telemetry compacted
+        pass
     db.refresh_statistics()
     db.dispose()
     return samples

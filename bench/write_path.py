@@ -8,7 +8,9 @@ telemetry at rest, each beside a ceiling measured in the same run.
 - lifecycle: ``--sessions`` sessions (8 lifecycle events each) in 2 apps, 2 clients, JSON
   arrays of 2,000, to one SQLite ``serve``; ceiling: 2 threads of raw ``executemany`` of
   the same parsed events (``scale_out.ingest_ceiling``); then how long the folder takes
-  to fold what was acknowledged (the drain), with nothing reading.
+  to fold what was acknowledged (the drain), with nothing reading. Beside them, where
+  the time goes: validating the events alone, and the whole append in-process (one
+  thread, no HTTP, no folder).
 - one_app (PostgreSQL): ONE app, 10,000 sessions then ~320,000 ``peer.stats`` samples
   (the demo's telemetry; each peer's events through one client), 2 clients, through 1
   and then 2 ``serve`` processes (a client each), each warmed up first with a batch of
@@ -143,9 +145,32 @@ def drained_after(url: str, since: float) -> float:
 # ---------------------------------------------------------------------------- lifecycle
 
 
+def where_the_time_goes(per_app: list[list[bytes]], folder: Path) -> dict[str, float]:
+    """events/s of the parts of an append, one thread, no HTTP and no folder: validating
+    the events alone, and the whole append (validate, log, queue for the fold) into a
+    fresh SQLite file."""
+    batches = [chunk for lines in per_app for chunk in chunks(lines, 2_000)]
+    events = sum(map(len, batches))
+    started = time.perf_counter()
+    for chunk in batches:
+        validate_items(list(chunk))
+    validating = events / (time.perf_counter() - started)
+    with database("sqlite", folder) as url:
+        db = Database(url)
+        started = time.perf_counter()
+        for i, chunk in enumerate(batches):
+            ingest_items(db, "bench", f"app{i % 2}", list(chunk), 0)
+        appending = events / (time.perf_counter() - started)
+        db.dispose()
+    return {"validating alone": validating, "the whole append, in-process": appending}
+
+
 def lifecycle(sessions: int, folder: Path) -> None:
     per_app = [[msgspec.json.encode(e) for e in app_events(a, sessions // 2)] for a in range(2)]
     events = sum(map(len, per_app))
+    for part, rate in where_the_time_goes(per_app, folder).items():
+        print(f"lifecycle, SQLite, {part}: {rate:,.0f} ev/s (1 thread, no HTTP, no folder)")
+        report(f"... {part} (1 thread, no HTTP, no folder)", rate, "events/s")
     with database("sqlite", folder) as url:
         ceiling = ingest_ceiling(url, per_app)
         secret = bench_token(bench_env(url))
