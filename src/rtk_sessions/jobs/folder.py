@@ -26,10 +26,14 @@ BACKOFF_SECONDS = 2.0  # after an error (the database down or locked): try again
 
 
 def fold_round(db: Database) -> int:
-    """One pass over the apps with queue rows, one batch each, then over those with
-    telemetry to compact; the events folded and compacted."""
+    """One pass over the apps with queue rows, one batch each; when there was nothing to
+    fold, one over those with telemetry to compact, a batch each. The events folded or
+    compacted. Folds come first: a read waits for its app's fold (it folds what is left
+    itself), never for a compaction."""
     folded = sum(fold_pending(db, app_pk, wait=False) for app_pk in pending_apps(db))
-    return folded + sum(compact_pending(db, app_pk) for app_pk in apps_with_pending_stats(db))
+    if folded:
+        return folded
+    return sum(compact_pending(db, app_pk) for app_pk in apps_with_pending_stats(db))
 
 
 def run_folder(db: Database, poll_seconds: float, stop: threading.Event) -> None:

@@ -70,7 +70,7 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-FOLDER_NICENESS = 19
+FOLDER_NICENESS = 10
 
 
 _PR_SET_PDEATHSIG = 1

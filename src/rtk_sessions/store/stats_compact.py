@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 #: Events one compaction takes at most (~20 samples each, ~20 us a sample to encode):
 #: a bounded transaction, and the folder soon back to folding.
-COMPACT_BATCH_EVENTS = 250
+COMPACT_BATCH_EVENTS = 100
 TAIL_PEERS = 50_000  # peers whose last compact row a process remembers
 
 _DECLARED = msgspec.json.Decoder(DeclaredPeerStats)
