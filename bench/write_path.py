@@ -157,6 +157,7 @@ def where_the_time_goes(per_app: list[list[bytes]], folder: Path) -> dict[str, f
     validating = events / (time.perf_counter() - started)
     with database("sqlite", folder) as url:
         db = Database(url)
+        upgrade(db)
         started = time.perf_counter()
         for i, chunk in enumerate(batches):
             ingest_items(db, "bench", f"app{i % 2}", list(chunk), 0)
