@@ -69,6 +69,10 @@ FOLDED_EVENTS = Counter(
     "rtk_folded_events_total",
     "Lifecycle and meeting events folded into meetings, sessions and peers.",
 )
+COMPACTED_STATS = Counter(
+    "rtk_compacted_stats_events_total",
+    "peer.stats events the folder compacted from the inbox into encoded rows.",
+)
 DATABASE_ERRORS = Counter(
     "rtk_database_unavailable_total",
     "Requests answered 503 because the database was down, full or locked.",

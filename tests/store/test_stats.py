@@ -18,6 +18,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from rtk_sessions.clock import iso_ms
@@ -113,6 +114,10 @@ def inbox_of(db: Database) -> list[bytes]:
         return [pending_json(d) for d in conn.execute(select(stats_inbox.c.data)).scalars()]
 
 
+def compacted_count() -> float:
+    return REGISTRY.get_sample_value("rtk_compacted_stats_events_total") or 0.0
+
+
 def compacted(db: Database) -> int:
     """What the background folder does: rounds until nothing is left; the events."""
     done = 0
@@ -129,9 +134,10 @@ def test_appended_as_received_then_compacted_each_row_against_the_one_before(
         assert ingest(db, batch).accepted == len(batch)
         assert len(inbox_of(db)) == len(batch)  # the append encodes nothing
         assert read_back(db, "ann") == sent_samples(polls[: polls.index(batch[-1]) + 1])
-        before = version(db, "ann")
+        before, counted = version(db, "ann"), compacted_count()
         assert compacted(db) == len(batch)
         assert inbox_of(db) == [] and version(db, "ann") == before  # the same samples
+        assert compacted_count() - counted == len(batch)  # rtk_compacted_stats_events_total
     rows = rows_of(db)
     assert len(rows) == 30 and logged_stats(db) == []
     assert sum(row_base(data) is None for _, data in rows) == 1  # only the very first

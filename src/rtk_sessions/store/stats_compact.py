@@ -29,6 +29,7 @@ from sqlalchemy import Connection, delete, func, select, text
 
 from rtk_sessions.clock import datetime_to_ms
 from rtk_sessions.ingest.events import DeclaredPeerStats
+from rtk_sessions.metrics import COMPACTED_STATS
 from rtk_sessions.store.database import Database, chunks
 from rtk_sessions.store.stats import insert_compact, pending_json
 from rtk_sessions.store.stats_codec import PeerTail, encode_event
@@ -150,6 +151,7 @@ def compact_pending(db: Database, app_pk: int, max_events: int = COMPACT_BATCH_E
         except _Changed:  # retention took rows meanwhile: the next round goes again
             return 0
         tails_of(db).put(app_pk, plan.tails, plan.rewrites)
+        COMPACTED_STATS.inc(len(plan.seqs))
         _vacuums(db).compacted(db, len(plan.seqs), drained=len(plan.seqs) < max_events)
         return len(plan.seqs)
     finally:
@@ -215,6 +217,7 @@ def _compact_outside_the_write_lock(db: Database, app_pk: int, max_events: int) 
         except _Changed:
             continue
         tails_of(db).put(app_pk, plan.tails, plan.rewrites)
+        COMPACTED_STATS.inc(len(plan.seqs))
         return len(plan.seqs)
 
 
