@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from rtk_sessions.store import database as database_module
+from rtk_sessions.store import engine as engine_module
 from rtk_sessions.store.database import Database
 from tests.databases import fresh_database_url, postgres_base_url
 
@@ -42,7 +42,7 @@ def _terminate(pid: int) -> None:
 def test_an_idle_connection_the_server_dropped_is_replaced_before_use(pg, monkeypatch):
     first = _backend_pid(pg)
     _terminate(first)
-    monkeypatch.setattr(database_module, "PING_AFTER_IDLE_S", 0.0)  # every checkout is "idle"
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 0.0)  # every checkout is "idle"
 
     second = _backend_pid(pg)  # no error reaches the caller
 
@@ -50,7 +50,7 @@ def test_an_idle_connection_the_server_dropped_is_replaced_before_use(pg, monkey
 
 
 def test_a_connection_in_use_is_not_pinged_and_once_found_dead_is_replaced(pg, monkeypatch):
-    monkeypatch.setattr(database_module, "PING_AFTER_IDLE_S", 3600.0)  # never "idle" here
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 3600.0)  # never "idle" here
     first = _backend_pid(pg)
     _terminate(first)
 
