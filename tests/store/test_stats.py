@@ -302,7 +302,7 @@ def test_a_compaction_whose_rows_changed_meanwhile_is_rolled_back(db: Database) 
         stale = stats_compact._plan(db, conn, app_pk, max_events=100)  # noqa: SLF001
     purge(db, RetentionPolicy(telemetry=30), T0 + 90 * DAY_MS)
     with pytest.raises(stats_compact._Changed), db.write() as conn:  # noqa: SLF001
-        stats_compact._commit(conn, app_pk, stale)  # type: ignore[arg-type]  # noqa: SLF001
+        stats_compact._commit(db, conn, app_pk, stale)  # type: ignore[arg-type]  # noqa: SLF001
     assert rows_of(db) == [] and inbox_of(db) == [] and compacted(db) == 0
 
     calls = [started("s1", "m1", T0), *visit("s1", "ann", T0, None, user_id="u-ann")]
@@ -314,7 +314,7 @@ def test_a_compaction_whose_rows_changed_meanwhile_is_rolled_back(db: Database) 
     assert stale is not None and stale.bases  # poll 4 against poll 3
     erase_user(db, app_pk, "u-ann", T0 + 60 * SEC)  # type: ignore[arg-type]
     with pytest.raises(stats_compact._Changed), db.write() as conn:  # noqa: SLF001
-        stats_compact._commit(conn, app_pk, stale)  # noqa: SLF001
+        stats_compact._commit(db, conn, app_pk, stale)  # noqa: SLF001
     assert inbox_of(db) == []  # the erasure compacted poll 4 itself, then scrubbed it
     assert all(ADDRESS.encode() not in data for _, data in rows_of(db))
 
@@ -381,3 +381,24 @@ def test_the_inbox_space_is_reused_round_after_round(db: Database) -> None:
         sizes.append(inbox_bytes(db))
     assert sizes[-1] <= sizes[0] * 1.5, sizes
     assert len(rows_of(db)) == 300
+
+
+def test_an_inbox_event_todays_schema_refuses_goes_to_the_log_as_received(
+    db: Database,
+) -> None:
+    """An event appended when the schema was looser (a key since refused, here put in the
+    inbox directly) is kept in the log as received when its turn comes, and the events
+    behind it are compacted: it does not hold the queue up."""
+    ingest(db, [poll("ann", 1)])
+    loose = poll("ann", 2, vendor={"x": 1})
+    with db.write() as conn:
+        key = conn.execute(select(stats_peers.c.peer_key)).scalar_one()
+        h1, h2 = real_hashes(loose["id"])
+        conn.execute(stats_inbox.insert().values(
+            app_pk=app_key(db, "acc", "app"), peer_key=key, h1=h1, h2=h2,
+            data=msgspec.json.encode(loose)))
+    ingest(db, [poll("ann", 3)])
+    assert compacted(db) == 3
+    assert inbox_of(db) == [] and len(rows_of(db)) == 2
+    assert logged_stats(db) == ["ann-poll-2"]
+    assert read_back(db, "ann") == sent_samples([poll("ann", 1), loose, poll("ann", 3)])

@@ -18,10 +18,11 @@ SQLite the write lock, the rows worked out before it is taken, as a fold's are.
 
 from __future__ import annotations
 
-import logging
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime
 from weakref import WeakKeyDictionary
 
 import msgspec
@@ -31,11 +32,11 @@ from rtk_sessions.clock import datetime_to_ms
 from rtk_sessions.ingest.events import DeclaredPeerStats
 from rtk_sessions.metrics import COMPACTED_STATS
 from rtk_sessions.store.database import Database, chunks
+from rtk_sessions.store.log import insert_new_events
+from rtk_sessions.store.rows import EventRow
 from rtk_sessions.store.stats import insert_compact, pending_json
 from rtk_sessions.store.stats_codec import PeerTail, encode_event
 from rtk_sessions.store.tables import stats, stats_inbox, stats_peers
-
-log = logging.getLogger(__name__)
 
 #: Events one compaction takes at most (~20 samples each, ~20 us a sample to encode):
 #: a bounded transaction, and the folder soon back to folding.
@@ -99,6 +100,7 @@ class _Compaction:
     bases: set[int] = field(default_factory=set)  # h1 of the stored rows encoded against
     rewrites: dict[int, int] = field(default_factory=dict)  # of each peer, as found
     tails: dict[int, PeerTail] = field(default_factory=dict)  # of each peer's last row
+    kept: list[EventRow] = field(default_factory=list)  # to the log as received instead
 
 
 # The apps with inbox rows, found by skipping from one app to the next on the
@@ -147,7 +149,7 @@ def compact_pending(db: Database, app_pk: int, max_events: int = COMPACT_BATCH_E
                 plan = _plan(db, conn, app_pk, max_events=max_events)
                 if plan is None:
                     return 0
-                _commit(conn, app_pk, plan)
+                _commit(db, conn, app_pk, plan)
         except _Changed:  # retention took rows meanwhile: the next round goes again
             return 0
         tails_of(db).put(app_pk, plan.tails, plan.rewrites)
@@ -213,7 +215,7 @@ def _compact_outside_the_write_lock(db: Database, app_pk: int, max_events: int) 
             return 0
         try:
             with db.write() as conn:
-                _commit(conn, app_pk, plan)
+                _commit(db, conn, app_pk, plan)
         except _Changed:
             continue
         tails_of(db).put(app_pk, plan.tails, plan.rewrites)
@@ -236,7 +238,7 @@ def compact_peers(db: Database, conn: Connection, app_pk: int, peer_ids: list[st
     plan = _plan(db, conn, app_pk, peer_keys=keys) if keys else None
     if plan is None:
         return 0
-    _commit(conn, app_pk, plan)
+    _commit(db, conn, app_pk, plan)
     tails_of(db).put(app_pk, plan.tails, plan.rewrites)
     return len(plan.seqs)
 
@@ -270,12 +272,14 @@ def _plan(
     plan = _Compaction()
     by_peer: dict[int, list[tuple[int, int, int, DeclaredPeerStats]]] = {}
     for seq, peer_key, h1, h2, data in found:
+        plan.seqs.append(seq)
         try:
             event = _DECLARED.decode(pending_json(data))
-        except msgspec.ValidationError as exc:  # read as received meanwhile
-            log.error("an appended peer.stats event cannot be compacted: %s", exc)
+        except msgspec.ValidationError:
+            # appended under a looser schema than today's: kept in the log as received,
+            # as such an event would be now, rather than left at the head of the queue
+            plan.kept.append(_as_received(pending_json(data)))
             continue
-        plan.seqs.append(seq)
         last = max(datetime_to_ms(sample.ts) for sample in event.samples)
         by_peer.setdefault(peer_key, []).append((last, h1, h2, event))
     plan.rewrites = _rewrites(conn, sorted(by_peer))
@@ -291,6 +295,30 @@ def _plan(
             plan.rows.append((peer_key, h1, data))
         plan.tails[peer_key] = base  # type: ignore[assignment]
     return plan
+
+
+class _Envelope(msgspec.Struct, forbid_unknown_fields=False):
+    id: str
+    ts: datetime
+    peer_id: str
+    session_id: str | None = None
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
+
+
+def _as_received(payload: bytes) -> EventRow:
+    """An inbox row's event as the log keeps one it stores as received."""
+    event = _ENVELOPE.decode(payload)
+    return EventRow(
+        event.id,
+        "peer.stats",
+        datetime_to_ms(event.ts),
+        event.session_id,
+        event.peer_id,
+        payload.decode("utf-8"),
+        int(time.time() * 1000),
+    )
 
 
 def _rewrites(conn: Connection, peer_keys: list[int]) -> dict[int, int]:
@@ -332,7 +360,7 @@ def _stored(conn: Connection, app_pk: int, h1s: list[int]) -> set[int]:
     }
 
 
-def _commit(conn: Connection, app_pk: int, plan: _Compaction) -> None:
+def _commit(db: Database, conn: Connection, app_pk: int, plan: _Compaction) -> None:
     """Insert the rows and delete the inbox rows they came from, if all is as planned
     (else ``_Changed``, the transaction to be rolled back)."""
     if _rewrites(conn, sorted(plan.rewrites)) != plan.rewrites:
@@ -346,3 +374,5 @@ def _commit(conn: Connection, app_pk: int, plan: _Compaction) -> None:
     if taken != len(plan.seqs):
         raise _Changed("inbox rows were taken meanwhile")
     insert_compact(conn, app_pk, plan.rows)
+    if plan.kept:
+        insert_new_events(db, conn, app_pk, plan.kept)
