@@ -11,6 +11,7 @@ the store hands back."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
@@ -402,3 +405,58 @@ def test_an_inbox_event_todays_schema_refuses_goes_to_the_log_as_received(
     assert inbox_of(db) == [] and len(rows_of(db)) == 2
     assert logged_stats(db) == ["ann-poll-2"]
     assert read_back(db, "ann") == sent_samples([poll("ann", 1), loose, poll("ann", 3)])
+
+
+_APPS = itertools.count()
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    operations=st.lists(
+        st.one_of(
+            st.tuples(st.just("append"), st.integers(1, 8)),
+            st.tuples(st.just("compact"), st.integers(1, 5)),
+            st.tuples(st.just("read"), st.just(0)),
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    seed=st.integers(0, 10**6),
+)
+def test_any_interleaving_of_appends_compactions_and_reads(db, operations, seed) -> None:
+    """Two peers' polls (shuffled, some sent twice) appended in batches, compacted a few at
+    a time and read, in any order: every read gives back exactly the distinct polls
+    acknowledged before it, and the end holds each poll once, compact."""
+    rnd = random.Random(seed)
+    polls = [poll(peer, n) for peer in ("ann", "bob") for n in range(1, 13)]
+    stream = polls + rnd.sample(polls, 5)
+    rnd.shuffle(stream)
+    app = f"mix-{next(_APPS)}"  # one database for every example: an app each
+    sent = 0
+    for kind, size in operations:
+        if kind == "append" and sent < len(stream):
+            ingest(db, stream[sent : sent + size], app=app)
+            sent = min(len(stream), sent + size)
+        elif kind == "compact" and sent:
+            stats_compact.compact_pending(db, app_key(db, "acc", app), max_events=size)
+        elif kind == "read" and sent:
+            for peer in ("ann", "bob"):
+                acknowledged = [e for e in stream[:sent] if e["peer_id"] == peer]
+                if acknowledged:
+                    assert read_back(db, peer, app) == sent_samples(acknowledged)
+    ingest(db, stream[sent:], app=app)
+    while stats_compact.compact_pending(db, app_key(db, "acc", app)):
+        pass
+    for peer in ("ann", "bob"):
+        assert read_back(db, peer, app) == sent_samples([e for e in polls if e["peer_id"] == peer])
+    app_pk = app_key(db, "acc", app)
+    with db.read() as conn:
+        kept = conn.execute(
+            select(func.count()).select_from(stats).where(stats.c.app_pk == app_pk)
+        ).scalar_one()
+        waiting = conn.execute(
+            select(func.count()).select_from(stats_inbox).where(stats_inbox.c.app_pk == app_pk)
+        ).scalar_one()
+    assert (kept, waiting) == (len(polls), 0)
