@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from rtk_sessions.clock import iso_ms
 from rtk_sessions.ingest import telemetry
@@ -35,6 +35,7 @@ from rtk_sessions.store.apps import app_key
 from rtk_sessions.store.database import Database
 from rtk_sessions.store.erasure import erase_user
 from rtk_sessions.store.migrate import upgrade
+from rtk_sessions.store.prepared import Prepared
 from rtk_sessions.store.retention import DAY_MS, RetentionPolicy, purge
 from rtk_sessions.store.stats import load_stats, pending_json, stats_versions
 from rtk_sessions.store.stats_codec import row_base
@@ -460,3 +461,20 @@ def test_any_interleaving_of_appends_compactions_and_reads(db, operations, seed)
             select(func.count()).select_from(stats_inbox).where(stats_inbox.c.app_pk == app_pk)
         ).scalar_one()
     assert (kept, waiting) == (len(polls), 0)
+
+
+def test_a_read_sees_a_peer_whole_while_a_compaction_commits(db: Database) -> None:
+    """A snapshot sees every statement as of its first: a compaction that moves a peer's
+    events from the inbox to compact rows between two of a read's statements leaves
+    them seen once, not in neither (PostgreSQL's read committed would)."""
+    polls = [poll("ann", n) for n in range(1, 6)]
+    ingest(db, polls)
+    app_pk = app_key(db, "acc", "app")
+    inbox = Prepared(select(func.count()).where(stats_inbox.c.app_pk == bindparam("app_pk")))
+    compact = Prepared(select(func.count()).where(stats.c.app_pk == bindparam("app_pk")))
+    with db.snapshot() as reads:
+        assert list(reads.fetch(compact, {"app_pk": app_pk})[0]) == [0]
+        assert compacted(db) == 5  # another connection, committed meanwhile
+        assert list(reads.fetch(inbox, {"app_pk": app_pk})[0]) == [5]  # as the read began
+    assert read_back(db, "ann") == sent_samples(polls)
+    assert stats_compact.pending_stats(db, app_pk) == 0
