@@ -91,11 +91,12 @@ events = Table(
     sqlite_with_rowid=False,
 )
 
-# Telemetry (``peer.stats``), the bulk of what an app stores, compactly: one row per
-# event, found again by a 64-bit hash of its id (``h1``; the row's data carries a second
-# one, to tell a collision from a re-delivery), its samples delta-encoded against the
-# previous sample of each track, which may be in an earlier row of the peer (its "base",
-# named by its h1; ``ingest/stats_codec.py``). No sequence and no primary key beyond the
+# Telemetry (``peer.stats``), the bulk of what an app stores, compactly (once the folder
+# compacted it out of ``stats_inbox``): one row per event, found again by a 64-bit hash
+# of its id (``h1``; the row's data carries a second one, to tell a collision from a
+# re-delivery), its samples delta-encoded against the previous sample of each track,
+# which may be in an earlier row of the peer (its "base", named by its h1;
+# ``store/stats_codec``). No sequence and no primary key beyond the
 # two indexes a row needs (PostgreSQL would index a key of its own): a peer's rows are
 # put in base order when read. A peer's numbers (rows, latest sample, latest arrival)
 # are kept on its ``stats_peers`` row: the version its derived call quality is cached
