@@ -235,15 +235,25 @@ class Database:
         # One process at a time (a session-level advisory lock, which VACUUM outside a
         # transaction allows): two ANALYZEs of a table wait on each other, and one
         # process's refresh serves every process, so a process that finds one running skips.
+        self.maintain(
+            _PG_STATISTICS_LOCK,
+            "VACUUM (ANALYZE) sessions, peers",
+            "ANALYZE apps, meetings, events",
+        )
+
+    def maintain(self, lock: dict[str, int], *statements: str) -> bool:
+        """Run maintenance statements (VACUUM, ANALYZE: PostgreSQL, outside a transaction)
+        unless another process holds ``lock`` ({"space", "key"}), a session-level advisory
+        lock, which VACUUM outside a transaction allows; whether they ran."""
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            key = _PG_STATISTICS_LOCK
-            if not conn.execute(text("SELECT pg_try_advisory_lock(:space, :key)"), key).scalar():
-                return
+            if not conn.execute(text("SELECT pg_try_advisory_lock(:space, :key)"), lock).scalar():
+                return False
             try:
-                conn.exec_driver_sql("VACUUM (ANALYZE) sessions, peers")
-                conn.exec_driver_sql("ANALYZE apps, meetings, events")
+                for statement in statements:
+                    conn.exec_driver_sql(statement)
             finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:space, :key)"), key)
+                conn.execute(text("SELECT pg_advisory_unlock(:space, :key)"), lock)
+        return True
 
     def serialize_app_writes(self, conn: Connection, app_pk: int) -> None:
         """Make this write transaction the app's only folder until it ends.
@@ -257,47 +267,36 @@ class Database:
         all readers go on. Taken before any row of the app is read, released at
         commit or rollback.
         """
-        if not self.is_sqlite:
-            conn.execute(
-                text("SELECT pg_advisory_xact_lock(:space, :app_pk)"),
-                {"space": _PG_APP_WRITE_LOCKS, "app_pk": app_pk},
-            )
+        self._app_lock(conn, _PG_APP_WRITE_LOCKS, app_pk, wait=True)
 
     def try_serialize_app_writes(self, conn: Connection, app_pk: int) -> bool:
         """:meth:`serialize_app_writes` if no other transaction holds it now, without
         waiting: False when another has it (a background folder then leaves the app
         to that one)."""
-        if self.is_sqlite:
-            return True
-        return bool(
-            conn.execute(
-                text("SELECT pg_try_advisory_xact_lock(:space, :app_pk)"),
-                {"space": _PG_APP_WRITE_LOCKS, "app_pk": app_pk},
-            ).scalar()
-        )
+        return self._app_lock(conn, _PG_APP_WRITE_LOCKS, app_pk, wait=False)
 
     def serialize_app_compaction(self, conn: Connection, app_pk: int) -> None:
         """Make this write transaction the app's only compaction of telemetry until it
         ends (``store.stats_compact``; erasure, which rewrites a peer's compact rows,
         takes it beside :meth:`serialize_app_writes`). Folds do not take it: a read
         catching its app's fold up never waits for a compaction."""
-        if not self.is_sqlite:
-            conn.execute(
-                text("SELECT pg_advisory_xact_lock(:space, :app_pk)"),
-                {"space": _PG_APP_COMPACTION_LOCKS, "app_pk": app_pk},
-            )
+        self._app_lock(conn, _PG_APP_COMPACTION_LOCKS, app_pk, wait=True)
 
     def try_serialize_app_compaction(self, conn: Connection, app_pk: int) -> bool:
         """:meth:`serialize_app_compaction` if no other transaction holds it now, without
         waiting (False when another does)."""
+        return self._app_lock(conn, _PG_APP_COMPACTION_LOCKS, app_pk, wait=False)
+
+    def _app_lock(self, conn: Connection, space: int, app_pk: int, *, wait: bool) -> bool:
+        """A transaction-scoped advisory lock of the app in ``space`` (PostgreSQL; SQLite's
+        write lock already serializes): taken, waiting for it, or tried (whether taken)."""
         if self.is_sqlite:
             return True
-        return bool(
-            conn.execute(
-                text("SELECT pg_try_advisory_xact_lock(:space, :app_pk)"),
-                {"space": _PG_APP_COMPACTION_LOCKS, "app_pk": app_pk},
-            ).scalar()
-        )
+        function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+        taken = conn.execute(
+            text(f"SELECT {function}(:space, :app_pk)"), {"space": space, "app_pk": app_pk}
+        ).scalar()
+        return wait or bool(taken)
 
     def executemany(self, conn: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
         """Run ``statement`` once per row, the rows bound by the driver in C.

@@ -188,17 +188,10 @@ class _InboxVacuum:
 
 def vacuum_inbox(db: Database) -> bool:
     """VACUUM the inbox (PostgreSQL) unless another process is at it; whether it ran."""
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        if not conn.execute(text("SELECT pg_try_advisory_lock(:k, 0)"), _VACUUM_KEY).scalar():
-            return False
-        try:
-            conn.exec_driver_sql("VACUUM stats_inbox")
-        finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:k, 0)"), _VACUUM_KEY)
-    return True
+    return db.maintain(_VACUUM_LOCK, "VACUUM stats_inbox")
 
 
-_VACUUM_KEY = {"k": 0x72746B04}
+_VACUUM_LOCK = {"space": 0x72746B04, "key": 0}
 _VACUUMS: WeakKeyDictionary[Database, _InboxVacuum] = WeakKeyDictionary()
 
 
