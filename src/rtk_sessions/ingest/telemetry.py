@@ -9,16 +9,11 @@ to be another event's (told apart by a second hash of the id).
 
 from __future__ import annotations
 
-from operator import attrgetter
-
-from rtk_sessions.clock import datetime_to_ms
 from rtk_sessions.ingest.events import PeerStats
 from rtk_sessions.ingest.normalize import NormalizedEvent
 from rtk_sessions.store.rows import StatsRow
-from rtk_sessions.store.stats import pending_data
+from rtk_sessions.store.stats import last_sample_ms, pending_data
 from rtk_sessions.store.stats_codec import event_id_hashes
-
-_TS = attrgetter("ts")
 
 
 def prepare_stats(items: list[NormalizedEvent], received_ms: int) -> list[StatsRow]:
@@ -28,7 +23,7 @@ def prepare_stats(items: list[NormalizedEvent], received_ms: int) -> list[StatsR
         event = item.event
         assert isinstance(event, PeerStats)
         h1, h2 = event_id_hashes(item.event_id)
-        last_ms = datetime_to_ms(max(map(_TS, event.samples)))  # in C: dozens of samples
+        last_ms = last_sample_ms(event.samples)
         data = b"" if item.unknown_keys else pending_data(item.payload)
         rows.append(
             StatsRow(

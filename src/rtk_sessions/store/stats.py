@@ -12,12 +12,15 @@ received instead, and counts as one of the peer's events all the same.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from rtk_sessions.clock import datetime_to_ms
 from rtk_sessions.store.database import Database, chunks
 from rtk_sessions.store.prepared import Prepared, Snapshot, in_list
 from rtk_sessions.store.rows import StatsRow
@@ -54,6 +57,19 @@ ON CONFLICT DO NOTHING
 RETURNING h1
 """
 _SQLITE_APPEND = "INSERT INTO stats_inbox (app_pk, peer_key, h1, h2, data) VALUES (?, ?, ?, ?, ?)"
+
+
+_TS = attrgetter("ts")
+
+
+def last_sample_ms(samples: Iterable[Any]) -> int:
+    """The time of the latest of an event's samples, in ms. The latest is found among
+    the datetimes in C (a stats event holds dozens); should a naive one be among them
+    (taken as UTC, as ``datetime_to_ms`` does), each is converted first."""
+    try:
+        return datetime_to_ms(max(map(_TS, samples)))
+    except TypeError:  # naive and aware datetimes do not compare
+        return max(map(datetime_to_ms, map(_TS, samples)))
 
 
 def pending_data(payload: str) -> bytes:

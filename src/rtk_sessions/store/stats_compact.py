@@ -26,7 +26,7 @@ from datetime import datetime
 from weakref import WeakKeyDictionary
 
 import msgspec
-from sqlalchemy import Connection, delete, func, select, text
+from sqlalchemy import Connection, delete, select, text
 
 from rtk_sessions.clock import datetime_to_ms
 from rtk_sessions.ingest.events import DeclaredPeerStats
@@ -34,7 +34,7 @@ from rtk_sessions.metrics import COMPACTED_STATS
 from rtk_sessions.store.database import Database, chunks
 from rtk_sessions.store.log import insert_new_events
 from rtk_sessions.store.rows import EventRow
-from rtk_sessions.store.stats import insert_compact, pending_json
+from rtk_sessions.store.stats import insert_compact, last_sample_ms, pending_json
 from rtk_sessions.store.stats_codec import PeerTail, encode_event
 from rtk_sessions.store.tables import stats, stats_inbox, stats_peers
 
@@ -124,15 +124,6 @@ def apps_with_pending_stats(db: Database) -> list[int]:
         return list(conn.execute(_PENDING_APPS).scalars())
 
 
-def pending_stats(db: Database, app_pk: int | None = None) -> int:
-    """Events in the inbox (of one app, or all)."""
-    query = select(func.count()).select_from(stats_inbox)
-    if app_pk is not None:
-        query = query.where(stats_inbox.c.app_pk == app_pk)
-    with db.read() as conn:
-        return int(conn.execute(query).scalar_one())
-
-
 def compact_pending(db: Database, app_pk: int, max_events: int = COMPACT_BATCH_EVENTS) -> int:
     """Compact the app's oldest inbox rows, ``max_events`` at most; the events
     compacted (0: none, or another compaction of the app is running)."""
@@ -152,10 +143,8 @@ def compact_pending(db: Database, app_pk: int, max_events: int = COMPACT_BATCH_E
                 _commit(db, conn, app_pk, plan)
         except _Changed:  # retention took rows meanwhile: the next round goes again
             return 0
-        tails_of(db).put(app_pk, plan.tails, plan.rewrites)
-        COMPACTED_STATS.inc(len(plan.seqs))
         _vacuums(db).compacted(db, len(plan.seqs), drained=len(plan.seqs) < max_events)
-        return len(plan.seqs)
+        return _committed(db, app_pk, plan)
     finally:
         local.release()
 
@@ -211,9 +200,7 @@ def _compact_outside_the_write_lock(db: Database, app_pk: int, max_events: int) 
                 _commit(db, conn, app_pk, plan)
         except _Changed:
             continue
-        tails_of(db).put(app_pk, plan.tails, plan.rewrites)
-        COMPACTED_STATS.inc(len(plan.seqs))
-        return len(plan.seqs)
+        return _committed(db, app_pk, plan)
 
 
 def compact_peers(db: Database, conn: Connection, app_pk: int, peer_ids: list[str]) -> int:
@@ -232,8 +219,7 @@ def compact_peers(db: Database, conn: Connection, app_pk: int, peer_ids: list[st
     if plan is None:
         return 0
     _commit(db, conn, app_pk, plan)
-    tails_of(db).put(app_pk, plan.tails, plan.rewrites)
-    return len(plan.seqs)
+    return _committed(db, app_pk, plan)
 
 
 def _plan(
@@ -266,15 +252,15 @@ def _plan(
     by_peer: dict[int, list[tuple[int, int, int, DeclaredPeerStats]]] = {}
     for seq, peer_key, h1, h2, data in found:
         plan.seqs.append(seq)
+        payload = pending_json(data)
         try:
-            event = _DECLARED.decode(pending_json(data))
+            event = _DECLARED.decode(payload)
         except msgspec.ValidationError:
             # appended under a looser schema than today's: kept in the log as received,
             # as such an event would be now, rather than left at the head of the queue
-            plan.kept.append(_as_received(pending_json(data)))
+            plan.kept.append(_as_received(payload))
             continue
-        last = max(datetime_to_ms(sample.ts) for sample in event.samples)
-        by_peer.setdefault(peer_key, []).append((last, h1, h2, event))
+        by_peer.setdefault(peer_key, []).append((last_sample_ms(event.samples), h1, h2, event))
     plan.rewrites = _rewrites(conn, sorted(by_peer))
     bases = _bases(db, conn, app_pk, plan.rewrites)
     for peer_key, peer_events in by_peer.items():
@@ -351,6 +337,14 @@ def _stored(conn: Connection, app_pk: int, h1s: list[int]) -> set[int]:
             select(stats.c.h1).where(stats.c.app_pk == app_pk, stats.c.h1.in_(chunk))
         ).scalars()
     }
+
+
+def _committed(db: Database, app_pk: int, plan: _Compaction) -> int:
+    """Once a compaction is in (or, erasure's, in its transaction): its last rows are the
+    peers' next bases, and it is counted; the events it took."""
+    tails_of(db).put(app_pk, plan.tails, plan.rewrites)
+    COMPACTED_STATS.inc(len(plan.seqs))
+    return len(plan.seqs)
 
 
 def _commit(db: Database, conn: Connection, app_pk: int, plan: _Compaction) -> None:

@@ -10,11 +10,16 @@ import msgspec
 from msgspec.structs import replace
 from sqlalchemy import Connection, delete, select, update
 
-from rtk_sessions.clock import datetime_to_ms
 from rtk_sessions.ingest.events import DeclaredPeerStats, PeerStats, StatsSample
 from rtk_sessions.store.database import chunks
 from rtk_sessions.store.rows import StatsRow
-from rtk_sessions.store.stats import count_rows, greater_of, insert_compact, peer_keys
+from rtk_sessions.store.stats import (
+    count_rows,
+    greater_of,
+    insert_compact,
+    last_sample_ms,
+    peer_keys,
+)
 from rtk_sessions.store.stats_codec import (
     PeerTail,
     decode_each_row,
@@ -191,4 +196,4 @@ def _moved_row(
 
 
 def _last_ms(event: PeerStats) -> int:
-    return max(datetime_to_ms(sample.ts) for sample in event.samples)
+    return last_sample_ms(event.samples)
