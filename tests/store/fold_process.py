@@ -3,8 +3,8 @@
     python fold_process.py append <database_url> <app> <batches.json>
         appends each batch; prints the batch's index once the append returned (acknowledged)
     python fold_process.py fold <database_url> <app> <intervals file> <seconds>
-        folds the app's queue in small batches until the time is up, writing to the
-        file, for each fold that committed, when its fold of the events began and ended
+        prints "ready" once imported, then folds the app's queue in small batches until
+        the time is up, writing to the file, for each fold that committed, when its fold of the events began and ended
         (epoch ns: after it took the app, before it committed)
     python fold_process.py fold-all <database_url> <app>
         folds the whole queue in one fold, and in its commit, once half of the fold's
@@ -39,6 +39,7 @@ def main(mode: str, url: str, app: str, *rest: str) -> None:
             print(index, flush=True)
     elif mode == "fold":
         out, deadline = Path(rest[0]), time.monotonic() + float(rest[1])
+        print("ready", flush=True)  # imported and connected: the test starts appending
         app_pk = _app_pk(db, app)
         fold, timed = folding._fold(), []
 

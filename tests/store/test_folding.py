@@ -225,8 +225,10 @@ def test_two_folders_never_commit_over_each_other(db: Database, tmp_path: Path) 
     path = tmp_path / "batches.json"
     path.write_text(json.dumps(batches))
     logs = [tmp_path / "folds-a.txt", tmp_path / "folds-b.txt"]
-    appender = helper("append", db.url, "raced", str(path))
     folders = [helper("fold", db.url, "raced", str(log), "8") for log in logs]
+    for folder in folders:  # both racing before the first append (a slow start loses it all)
+        assert folder.stdout.readline().strip() == "ready"  # type: ignore[union-attr]
+    appender = helper("append", db.url, "raced", str(path))
     assert appender.wait(timeout=120) == 0
     assert [f.wait(timeout=120) for f in folders] == [0, 0]
     intervals = [
